@@ -1,0 +1,174 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+let upcoming: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let grpcCore = Target.Dependency.product(name: "GRPCCore", package: "grpc-swift-2")
+let grpcNIO = Target.Dependency.product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport")
+let grpcProtobuf = Target.Dependency.product(name: "GRPCProtobuf", package: "grpc-swift-protobuf")
+let grpcInProcess = Target.Dependency.product(name: "GRPCInProcessTransport", package: "grpc-swift-2")
+let protobuf = Target.Dependency.product(name: "SwiftProtobuf", package: "swift-protobuf")
+let grdb = Target.Dependency.product(name: "GRDB", package: "GRDB.swift")
+let unixSignals = Target.Dependency.product(name: "UnixSignals", package: "swift-service-lifecycle")
+let lifecycle = Target.Dependency.product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
+let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
+let metrics = Target.Dependency.product(name: "Metrics", package: "swift-metrics")
+let prometheus = Target.Dependency.product(name: "Prometheus", package: "swift-prometheus")
+let hummingbird = Target.Dependency.product(name: "Hummingbird", package: "hummingbird")
+let hummingbirdTesting = Target.Dependency.product(name: "HummingbirdTesting", package: "hummingbird")
+let crypto = Target.Dependency.product(name: "Crypto", package: "swift-crypto")
+
+let package = Package(
+    name: "switchboard",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "switchboard", targets: ["switchboard"]),
+        .executable(name: "edge", targets: ["edge"]),
+        .executable(name: "contacts-service", targets: ["contacts-service"]),
+        .executable(name: "conversations-service", targets: ["conversations-service"]),
+        .executable(name: "messaging-service", targets: ["messaging-service"]),
+        .executable(name: "analytics-service", targets: ["analytics-service"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/grpc/grpc-swift-2", from: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport", from: "2.9.2"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0", traits: []),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+    ],
+    targets: [
+        // Generated protobuf messages and gRPC stubs for every contract in Protos/ (committed, never edited).
+        .target(
+            name: "SwitchboardProtos",
+            dependencies: [grpcCore, grpcProtobuf, protobuf],
+            path: "Shared/SwitchboardProtos"
+        ),
+        // What every service process shares: config, the gRPC server as a Service, health, auth token, IDs, errors.
+        .target(
+            name: "ServiceKit",
+            dependencies: [
+                "SwitchboardProtos", grpcCore, grpcNIO, grpcProtobuf, protobuf, lifecycle, unixSignals, logging, metrics, grdb,
+            ],
+            path: "Shared/ServiceKit",
+            swiftSettings: upcoming
+        ),
+        // The contacts domain vocabulary (contacts, consent, rules, imports) shared by the service and its client.
+        .target(
+            name: "ContactsKit",
+            dependencies: ["ServiceKit", "SwitchboardProtos", protobuf],
+            path: "Shared/ContactsKit",
+            swiftSettings: upcoming
+        ),
+        // Typed clients for the services: domain types in, domain types out, a typed error.
+        .target(
+            name: "SwitchboardClient",
+            dependencies: [
+                "ServiceKit", "ContactsKit", "SwitchboardProtos", grpcCore, grpcNIO, grpcProtobuf, protobuf, logging,
+                metrics,
+            ],
+            path: "Shared/SwitchboardClient",
+            swiftSettings: upcoming
+        ),
+
+        // Contacts: identities, consent ledger, tags, auto-tag rules, CSV import, audit.
+        .target(
+            name: "ContactsService",
+            dependencies: ["ContactsKit", "ServiceKit", "SwitchboardProtos", grpcCore, grdb, lifecycle, logging, protobuf],
+            path: "Services/Contacts/ContactsService",
+            swiftSettings: upcoming
+        ),
+        .executableTarget(
+            name: "contacts-service",
+            dependencies: ["ContactsService", "ServiceKit", lifecycle, logging],
+            path: "Services/Contacts/contacts-service",
+            swiftSettings: upcoming
+        ),
+        // Conversations: inbox, messages, quick replies, CSAT (features arrive with later issues).
+        .target(
+            name: "ConversationsService",
+            dependencies: ["ServiceKit", grdb, lifecycle, logging],
+            path: "Services/Conversations/ConversationsService",
+            swiftSettings: upcoming
+        ),
+        .executableTarget(
+            name: "conversations-service",
+            dependencies: ["ConversationsService", "ServiceKit", lifecycle, logging],
+            path: "Services/Conversations/conversations-service",
+            swiftSettings: upcoming
+        ),
+        // Messaging: channels, webhook journal, outbox (features arrive with later issues).
+        .target(
+            name: "MessagingService",
+            dependencies: ["ServiceKit", grdb, lifecycle, logging],
+            path: "Services/Messaging/MessagingService",
+            swiftSettings: upcoming
+        ),
+        .executableTarget(
+            name: "messaging-service",
+            dependencies: ["MessagingService", "ServiceKit", lifecycle, logging],
+            path: "Services/Messaging/messaging-service",
+            swiftSettings: upcoming
+        ),
+        // Analytics: the event log of all services and its aggregates (features arrive with later issues).
+        .target(
+            name: "AnalyticsService",
+            dependencies: ["ServiceKit", grdb, lifecycle, logging],
+            path: "Services/Analytics/AnalyticsService",
+            swiftSettings: upcoming
+        ),
+        .executableTarget(
+            name: "analytics-service",
+            dependencies: ["AnalyticsService", "ServiceKit", lifecycle, logging],
+            path: "Services/Analytics/analytics-service",
+            swiftSettings: upcoming
+        ),
+        // Edge: the public REST API, auth, orgs and API keys, metrics; translates HTTP to RPC.
+        .target(
+            name: "EdgeService",
+            dependencies: [
+                "ServiceKit", "SwitchboardClient", grdb, hummingbird, lifecycle, logging, metrics, prometheus, crypto,
+            ],
+            path: "Services/Edge/EdgeService",
+            swiftSettings: upcoming
+        ),
+        .executableTarget(
+            name: "edge",
+            dependencies: ["EdgeService", "ServiceKit", lifecycle, logging, metrics, prometheus],
+            path: "Services/Edge/edge",
+            swiftSettings: upcoming
+        ),
+        // The launcher: starts edge and the four services as separate processes and supervises them.
+        .executableTarget(
+            name: "switchboard",
+            dependencies: [],
+            path: "Services/Launcher/switchboard",
+            swiftSettings: upcoming
+        ),
+
+        .testTarget(
+            name: "ContactsServiceTests",
+            dependencies: ["ContactsService", "ServiceKit", "SwitchboardClient", grpcCore, grpcInProcess, grdb],
+            path: "Tests/ContactsServiceTests",
+            swiftSettings: upcoming
+        ),
+        .testTarget(
+            name: "EdgeServiceTests",
+            dependencies: [
+                "EdgeService", "ContactsService", "ServiceKit", "SwitchboardClient", grpcCore, grpcInProcess,
+                hummingbird, hummingbirdTesting,
+            ],
+            path: "Tests/EdgeServiceTests",
+            swiftSettings: upcoming
+        ),
+    ]
+)

@@ -1,0 +1,14 @@
+import AnalyticsService
+import Foundation
+import Logging
+import ServiceKit
+
+let config = ConfigReader()
+ProcessRunner.bootstrapLogging(level: config.string("SWITCHBOARD_LOG_LEVEL", default: "info"))
+let logger = Logger(label: "switchboard.analytics")
+do {
+    try await ProcessRunner.run(try makeAnalyticsServices(config: config, logger: logger), logger: logger)
+} catch {
+    logger.critical("analytics stopped: \(error)")
+    exit(1)
+}

@@ -1,0 +1,18 @@
+import Foundation
+public import Logging
+public import ServiceKit
+public import ServiceLifecycle
+
+/// Composition root of the contacts process: the store, the import worker and the gRPC server.
+public func makeContactsServices(config: ConfigReader, logger: Logger) throws -> [any Service] {
+    let common = try CommonConfig(config)
+    let store = try ContactsStore.open(path: try common.databasePath("contacts"))
+    let files = try ImportFiles(directory: (common.dataDirectory as NSString).appendingPathComponent("imports"))
+    let worker = ImportWorker(store: store, logger: logger)
+    let api = ContactsAPI(store: store, files: files, worker: worker)
+    let server = GRPCServerService(
+        name: "contacts", host: common.bindHost, port: try ServiceName.contacts.port(config),
+        token: common.internalToken, services: [api],
+        health: HealthService(serviceName: "switchboard.contacts.v1.ContactsService"), logger: logger)
+    return [worker, server]
+}

@@ -1,0 +1,86 @@
+import ContactsKit
+import GRPCCore
+import Foundation
+import ServiceKit
+
+/// Where uploaded CSV files live while they are imported: `<data dir>/imports/<job id>.csv`.
+public struct ImportFiles: Sendable {
+    public let directory: String
+
+    public init(directory: String) throws {
+        self.directory = directory
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    }
+
+    func path(for jobID: String) -> String { (directory as NSString).appendingPathComponent("\(jobID).csv") }
+
+    /// Writes an upload, chunk by chunk, refusing more than `ImportLimits.maxBytes`.
+    final class Writer {
+        let path: String
+        private let descriptor: Int32
+        private(set) var size: Int64 = 0
+
+        init(path: String) throws {
+            self.path = path
+            descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+            guard descriptor >= 0 else {
+                throw ServiceFailure(.internalError, "storage_error", "cannot create the import file")
+            }
+        }
+
+        func write(_ bytes: [UInt8]) throws {
+            size += Int64(bytes.count)
+            guard size <= ImportLimits.maxBytes else {
+                throw ServiceFailure(
+                    .invalidArgument, "payload_too_large", "an import file may be at most 100 MB", field: "file")
+            }
+            try bytes.withUnsafeBytes { buffer in
+                var offset = 0
+                while offset < buffer.count {
+                    let written = Glibc.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
+                    guard written > 0 else {
+                        throw ServiceFailure(.internalError, "storage_error", "cannot write the import file")
+                    }
+                    offset += written
+                }
+            }
+        }
+
+        func close() throws {
+            guard fsync(descriptor) == 0, Glibc.close(descriptor) == 0 else {
+                throw ServiceFailure(.internalError, "storage_error", "cannot save the import file")
+            }
+        }
+
+        func discard() {
+            _ = Glibc.close(descriptor)
+            unlink(path)
+        }
+    }
+
+    /// Reads the whole file once: headers, the first rows, the row count and a suggested mapping.
+    static func preview(path: String) throws -> (preview: ImportPreview, rows: Int64) {
+        var reader = try CSVFileReader(path: path)
+        guard let header = try reader.next() else {
+            throw ServiceFailure.invalid("empty_file", "the file has no header row", field: "file")
+        }
+        let headers = header.fields.map { $0.trimmingCharacters(in: .whitespaces) }
+        guard headers.contains(where: { !$0.isEmpty }) else {
+            throw ServiceFailure.invalid("empty_file", "the header row is empty", field: "file")
+        }
+        var rows: [[String]] = []
+        var count: Int64 = 0
+        while let record = try reader.next() {
+            count += 1
+            guard count <= ImportLimits.maxRows else {
+                throw ServiceFailure.invalid(
+                    "too_many_rows", "an import file may have at most \(ImportLimits.maxRows) rows", field: "file")
+            }
+            if rows.count < ImportLimits.previewRows { rows.append(record.fields) }
+        }
+        let suggested = ImportField.suggest(headers: headers).enumerated().map { index, field in
+            ImportColumn(index: index, header: headers[index], field: field.string)
+        }
+        return (ImportPreview(headers: headers, rows: rows, suggestedMapping: suggested), count)
+    }
+}

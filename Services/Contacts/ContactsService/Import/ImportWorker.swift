@@ -1,0 +1,97 @@
+import ContactsKit
+import Foundation
+public import Logging
+public import ServiceLifecycle
+import ServiceKit
+
+/// Processes confirmed imports in batches, one job at a time, resuming interrupted jobs after a restart.
+public final class ImportWorker: Service, Sendable {
+    let store: ContactsStore
+    let logger: Logger
+    private let wakeups: AsyncStream<Void>
+    private let wake: AsyncStream<Void>.Continuation
+
+    public init(store: ContactsStore, logger: Logger) {
+        self.store = store
+        self.logger = logger
+        (wakeups, wake) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// Tells the worker a job was queued.
+    public func notify() { wake.yield() }
+
+    public func run() async throws {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { [wake] in
+                // A periodic nudge so nothing waits forever if a notification is lost.
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(2))
+                    wake.yield()
+                }
+            }
+            group.addTask { [self] in
+                await cancelWhenGracefulShutdown {
+                    for await _ in self.wakeups {
+                        await self.drain()
+                        if Task.isCancelled { break }
+                    }
+                }
+            }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// Runs every runnable job until none is left (or shutdown begins).
+    func drain() async {
+        while !Task.isCancelled {
+            do {
+                guard let job = try await store.nextRunnableJob() else { return }
+                try await process(job)
+            } catch is CancellationError {
+                return
+            } catch {
+                logger.error("import worker failed: \(error)")
+                return
+            }
+        }
+    }
+
+    func process(_ job: ImportJob) async throws {
+        let plan: ImportPlan
+        do {
+            plan = try ImportPlan(mapping: job.mapping, headers: job.preview.headers)
+        } catch {
+            try await store.markJob(job.id, status: .failed, error: "\(error)")
+            return
+        }
+        var reader: CSVFileReader
+        var nextRow = job.processedRows + 1
+        do {
+            reader = try CSVFileReader(path: job.filePath, startOffset: UInt64(job.resumeOffset))
+            if job.resumeOffset == 0 {
+                guard let header = try reader.next() else { throw ServiceFailure.invalid("empty_file", "no header") }
+                try await store.markJob(job.id, status: .processing, resumeOffset: Int64(header.endOffset))
+            } else {
+                try await store.markJob(job.id, status: .processing)
+            }
+        } catch {
+            try await store.markJob(job.id, status: .failed, error: "cannot read the file: \(error)")
+            return
+        }
+        logger.info("import \(job.id) started at row \(nextRow)")
+        var batch: [CSVRecord] = []
+        batch.reserveCapacity(ImportLimits.batchSize)
+        while true {
+            try Task.checkCancellation()
+            batch.removeAll(keepingCapacity: true)
+            while batch.count < ImportLimits.batchSize, let record = try reader.next() { batch.append(record) }
+            if batch.isEmpty { break }
+            try await store.applyImportBatch(job: job, plan: plan, records: batch, firstRow: nextRow)
+            nextRow += Int64(batch.count)
+        }
+        try await store.markJob(job.id, status: .completed)
+        try? FileManager.default.removeItem(atPath: job.filePath)
+        logger.info("import \(job.id) completed (\(nextRow - 1) rows)")
+    }
+}

@@ -1,0 +1,158 @@
+public import ContactsKit
+public import GRPCCore
+public import ServiceKit
+import SwiftProtobuf
+import SwitchboardProtos
+
+/// The contacts service, in domain types. Every failure is a `ServiceFailure` with a stable reason.
+public struct ContactsClient<Transport: ClientTransport>: Sendable {
+    let client: Switchboard_Contacts_V1_ContactsService.Client<Transport>
+    let caller: RPCCaller
+
+    public init(_ grpc: GRPCClient<Transport>, caller: RPCCaller) {
+        client = .init(wrapping: grpc)
+        self.caller = caller
+    }
+
+    public func create(
+        orgID: String, input: ContactInput, upsert: Bool, actor: Actor, consentSource: String = "api"
+    ) async throws(ServiceFailure) -> (contact: Contact, created: Bool) {
+        let request = Switchboard_Contacts_V1_CreateContactRequest.with {
+            $0.orgID = orgID
+            $0.contact = .init(input)
+            $0.upsert = upsert
+            $0.actor = .init(actor)
+            $0.consentSource = consentSource
+        }
+        let response = try await caller.call("CreateContact", idempotent: false) { metadata, options in
+            try await client.createContact(request, metadata: metadata, options: options)
+        }
+        return (Contact(response.contact), response.created)
+    }
+
+    public func get(orgID: String, id: String) async throws(ServiceFailure) -> Contact {
+        let request = Switchboard_Contacts_V1_GetContactRequest.with {
+            $0.orgID = orgID
+            $0.id = id
+        }
+        return Contact(
+            try await caller.call("GetContact", idempotent: true) { metadata, options in
+                try await client.getContact(request, metadata: metadata, options: options)
+            })
+    }
+
+    public func list(orgID: String, query: ContactQuery) async throws(ServiceFailure) -> Page<Contact> {
+        let request = Switchboard_Contacts_V1_ListContactsRequest.with {
+            $0.orgID = orgID
+            $0.query = query.text ?? ""
+            $0.tags = query.tags
+            if let optedIn = query.optedIn { $0.optedIn = optedIn }
+            $0.page.cursor = query.cursor ?? ""
+            $0.page.limit = Int32(query.limit)
+        }
+        let response = try await caller.call("ListContacts", idempotent: true) { metadata, options in
+            try await client.listContacts(request, metadata: metadata, options: options)
+        }
+        return Page(items: response.contacts.map(Contact.init), nextCursor: response.page.nextCursor.nonEmptyValue)
+    }
+
+    public func update(
+        orgID: String, id: String, patch: ContactInput, actor: Actor, consentSource: String = "api"
+    ) async throws(ServiceFailure) -> Contact {
+        let request = Switchboard_Contacts_V1_UpdateContactRequest.with {
+            $0.orgID = orgID
+            $0.id = id
+            $0.patch = .init(patch)
+            $0.actor = .init(actor)
+            $0.consentSource = consentSource
+        }
+        return Contact(
+            try await caller.call("UpdateContact", idempotent: false) { metadata, options in
+                try await client.updateContact(request, metadata: metadata, options: options)
+            })
+    }
+
+    public func delete(orgID: String, id: String, actor: Actor) async throws(ServiceFailure) {
+        let request = Switchboard_Contacts_V1_DeleteContactRequest.with {
+            $0.orgID = orgID
+            $0.id = id
+            $0.actor = .init(actor)
+        }
+        _ = try await caller.call("DeleteContact", idempotent: false) { metadata, options in
+            try await client.deleteContact(request, metadata: metadata, options: options)
+        }
+    }
+
+    public func modifyTags(
+        orgID: String, contactID: String, tags: [String], adding: Bool, actor: Actor
+    ) async throws(ServiceFailure) -> Contact {
+        let request = Switchboard_Contacts_V1_ModifyTagsRequest.with {
+            $0.orgID = orgID
+            $0.contactID = contactID
+            $0.tags = tags
+            $0.actor = .init(actor)
+        }
+        return Contact(
+            try await caller.call(adding ? "AddTags" : "RemoveTags", idempotent: true) { metadata, options in
+                adding
+                    ? try await client.addTags(request, metadata: metadata, options: options)
+                    : try await client.removeTags(request, metadata: metadata, options: options)
+            })
+    }
+
+    public func tagCounts(orgID: String) async throws(ServiceFailure) -> [(tag: String, count: Int64)] {
+        let request = Switchboard_Contacts_V1_ListTagsRequest.with { $0.orgID = orgID }
+        let response = try await caller.call("ListTags", idempotent: true) { metadata, options in
+            try await client.listTags(request, metadata: metadata, options: options)
+        }
+        return response.tags.map { (tag: $0.tag, count: $0.count) }
+    }
+
+    public func setConsent(
+        orgID: String, contactID: String, optedIn: Bool, source: String, note: String?, actor: Actor
+    ) async throws(ServiceFailure) -> Contact {
+        let request = Switchboard_Contacts_V1_SetConsentRequest.with {
+            $0.orgID = orgID
+            $0.contactID = contactID
+            $0.optedIn = optedIn
+            $0.source = source
+            $0.proof.note = note ?? ""
+            $0.proof.actor = .init(actor)
+            $0.actor = .init(actor)
+        }
+        return Contact(
+            try await caller.call("SetConsent", idempotent: false) { metadata, options in
+                try await client.setConsent(request, metadata: metadata, options: options)
+            })
+    }
+
+    public func consentLedger(orgID: String, contactID: String) async throws(ServiceFailure) -> [ConsentEntry] {
+        let request = Switchboard_Contacts_V1_ListConsentRequest.with {
+            $0.orgID = orgID
+            $0.contactID = contactID
+        }
+        let response = try await caller.call("ListConsent", idempotent: true) { metadata, options in
+            try await client.listConsent(request, metadata: metadata, options: options)
+        }
+        return response.entries.map(ConsentEntry.init)
+    }
+
+    public func audit(orgID: String, contactID: String, cursor: String?, limit: Int) async throws(ServiceFailure)
+        -> Page<AuditEntry>
+    {
+        let request = Switchboard_Contacts_V1_ListAuditRequest.with {
+            $0.orgID = orgID
+            $0.contactID = contactID
+            $0.page.cursor = cursor ?? ""
+            $0.page.limit = Int32(limit)
+        }
+        let response = try await caller.call("ListAudit", idempotent: true) { metadata, options in
+            try await client.listAudit(request, metadata: metadata, options: options)
+        }
+        return Page(items: response.entries.map(AuditEntry.init), nextCursor: response.page.nextCursor.nonEmptyValue)
+    }
+}
+
+extension String {
+    var nonEmptyValue: String? { isEmpty ? nil : self }
+}
