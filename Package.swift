@@ -157,7 +157,7 @@ let package = Package(
 
         .testTarget(
             name: "ContactsServiceTests",
-            dependencies: ["ContactsService", "ServiceKit", "SwitchboardClient", grpcCore, grpcInProcess, grdb],
+            dependencies: ["ContactsService", "ContactsKit", "ServiceKit", "SwitchboardClient", grpcCore, grpcInProcess, grdb],
             path: "Tests/ContactsServiceTests",
             swiftSettings: upcoming
         ),

@@ -6,16 +6,16 @@ import SwitchboardProtos
 
 extension ContactsClient {
     /// Streams a CSV file to the contacts service; `chunks` yields the bytes as they arrive.
-    public func uploadImport(
-        orgID: String, fileName: String, actor: Actor, chunks: @escaping @Sendable () -> AsyncThrowingStream<[UInt8], any Error>
-    ) async throws(ServiceFailure) -> ImportJob {
+    public func uploadImport<Chunks: AsyncSequence & Sendable>(
+        orgID: String, fileName: String, actor: Actor, chunks: Chunks
+    ) async throws(ServiceFailure) -> ImportJob where Chunks.Element == [UInt8] {
         var options = caller.options
         options.timeout = .seconds(600)
         let metadata = caller.metadata
         let job = try await caller.call("UploadImport", idempotent: false) { _, _ in
             try await client.uploadImport(metadata: metadata, options: options) { writer in
                 var first = true
-                for try await bytes in chunks() {
+                for try await bytes in chunks {
                     try await writer.write(
                         .with {
                             if first {

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import ContactsService
+import ContactsKit
 
 /// Parses `bytes` fed as the given consecutive chunks.
 private func parse(_ bytes: [UInt8], chunks: [Range<Int>]? = nil, startingAt offset: UInt64 = 0) -> [CSVRecord] {

@@ -1,6 +1,7 @@
 import Testing
 
 @testable import ContactsService
+import ContactsKit
 
 @Suite("Import field mapping")
 struct ImportFieldTests {

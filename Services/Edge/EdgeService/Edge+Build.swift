@@ -1,0 +1,113 @@
+import ContactsKit
+import Foundation
+import GRDB
+public import Hummingbird
+public import Logging
+public import Prometheus
+public import ServiceKit
+import Synchronization
+public import SwitchboardClient
+
+/// Composition root of edge: edge.db, first-start bootstrap, the service clients and the router.
+///
+/// Environment: SWITCHBOARD_HTTP_HOST (127.0.0.1), SWITCHBOARD_HTTP_PORT (8080), SWITCHBOARD_OPERATOR_KEY
+/// (generated and printed once when unset), SWITCHBOARD_BOOTSTRAP_API_KEY (the demo org's admin key), plus the
+/// services' SWITCHBOARD_<NAME>_HOST/PORT and the common settings (`CommonConfig`).
+public func buildEdgeApplication(
+    config: ConfigReader, logger: Logger, prometheus: PrometheusCollectorRegistry? = nil
+) async throws -> some ApplicationProtocol {
+    let common = try CommonConfig(config)
+    let store = try EdgeStore(
+        SQLiteDatabase.openPool(path: try common.databasePath("edge"), migrator: DatabaseMigrator()))
+    let operatorKeyHash = try await EdgeBootstrap(store: store, config: config, logger: logger).run()
+    let connections = try ServiceConnections(config: config)
+    let router = buildEdgeRouter(
+        connections: connections, store: store, token: common.internalToken, operatorKeyHash: operatorKeyHash,
+        prometheus: prometheus, logger: logger)
+    return Application(
+        router: router,
+        configuration: .init(
+            address: .hostname(
+                config.string("SWITCHBOARD_HTTP_HOST", default: "127.0.0.1"),
+                port: try config.port("SWITCHBOARD_HTTP_PORT", default: 8080)),
+            serverName: "switchboard-edge"),
+        services: [connections],
+        logger: logger)
+}
+
+/// The router with every route, given running service connections (tests pass their own).
+public func buildEdgeRouter(
+    connections: ServiceConnections, store: EdgeStore, token: String, operatorKeyHash: String,
+    prometheus: PrometheusCollectorRegistry?, logger: Logger
+) -> Router<EdgeRequestContext> {
+    let caller = RPCCaller(token: token)
+    let deps = EdgeDependencies(
+        contacts: ContactsClient(connections.contacts, caller: caller), store: store,
+        authenticator: APIKeyAuthenticator(store: store),
+        health: connections.all.map { ($0.0, HealthClient($0.1)) })
+    let router = Router(context: EdgeRequestContext.self)
+    router.add(middleware: ErrorAndRequestIDMiddleware(logger: logger))
+    router.add(middleware: MetricsMiddleware())
+    let registry = RouteRegistry()
+    let document = OpenAPIText()
+    SystemRoutes(deps: deps, prometheus: prometheus, openAPI: { document.text }).register(on: router, registry: registry)
+    let api = router.group(RouterPath(stringLiteral: ContactsRoutes.prefix))
+        .add(middleware: APIKeyMiddleware(authenticator: deps.authenticator))
+    ContactsRoutes(deps: deps).register(on: api, registry: registry)
+    ImportRoutes(deps: deps).register(on: api, registry: registry)
+    RulesRoutes(deps: deps).register(on: api, registry: registry)
+    AccountRoutes(deps: deps).register(on: api, registry: registry)
+    let admin = router.group(RouterPath(stringLiteral: AdminRoutes.prefix))
+        .add(middleware: OperatorMiddleware(operatorKeyHash: operatorKeyHash))
+    AdminRoutes(deps: deps).register(on: admin, registry: registry)
+    document.set(OpenAPIDocument.build(registry.specs).serialized)
+    return router
+}
+
+/// The OpenAPI text, set once every route is registered.
+final class OpenAPIText: Sendable {
+    private let value = Mutex("")
+    var text: String { value.withLock { $0 } }
+    func set(_ text: String) { value.withLock { $0 = text } }
+}
+
+/// First start: the operator key and the demo organisation with its admin key, each printed once.
+struct EdgeBootstrap {
+    let store: EdgeStore
+    let config: ConfigReader
+    let logger: Logger
+
+    /// Returns the SHA-256 hash of the operator key.
+    func run() async throws -> String {
+        let operatorHash: String
+        if let key = config.optionalString("SWITCHBOARD_OPERATOR_KEY") {
+            operatorHash = EdgeStore.hash(key)
+        } else if let stored = try await store.setting("operator_key_hash") {
+            operatorHash = stored
+        } else {
+            let key = EdgeStore.generateKey()
+            operatorHash = EdgeStore.hash(key)
+            try await store.setSetting("operator_key_hash", operatorHash)
+            announce("Operator key (for POST /api/admin/orgs; shown once, set SWITCHBOARD_OPERATOR_KEY to choose it): \(key)")
+        }
+        let bootstrapKey = config.optionalString("SWITCHBOARD_BOOTSTRAP_API_KEY")
+        if let demo = try await store.demoOrganization() {
+            if let bootstrapKey { try await store.ensureKey(orgID: demo.id, key: bootstrapKey) }
+        } else {
+            let created = try await store.createOrganization(
+                name: "Demo", timeZone: "UTC", isDemo: true, adminKey: bootstrapKey)
+            announce("Demo organisation \(created.org.id) created.")
+            if bootstrapKey == nil {
+                announce("Admin API key (shown once): \(created.key)")
+            } else {
+                announce("Admin API key: the value of SWITCHBOARD_BOOTSTRAP_API_KEY")
+            }
+        }
+        return operatorHash
+    }
+
+    private func announce(_ line: String) {
+        // The launcher forwards this line by line; print flushes at each newline on a pipe only if told to.
+        FileHandle.standardOutput.write(Data("switchboard: \(line)\n".utf8))
+    }
+}

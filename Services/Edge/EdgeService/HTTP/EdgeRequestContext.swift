@@ -1,0 +1,82 @@
+public import ContactsKit
+public import Hummingbird
+import Logging
+import NIOCore
+
+/// The authenticated caller of a request: an API key of one organisation.
+public struct Caller: Sendable {
+    public var orgID: String
+    public var keyID: String
+    public var keyName: String
+    public var role: String
+
+    public var actor: Actor { Actor(kind: "api_key", id: keyID, name: keyName) }
+    public var isAdmin: Bool { role == "admin" }
+}
+
+/// Hummingbird request context with the caller set by the auth middleware.
+public struct EdgeRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public var caller: Caller?
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+    }
+
+    /// JSON bodies are limited to 1 MiB (imports stream separately).
+    public var maxUploadSize: Int { 1 << 20 }
+
+    func requireCaller() throws(APIError) -> Caller {
+        guard let caller else { throw APIError.unauthorized }
+        return caller
+    }
+}
+
+extension Request {
+    /// The body as bytes, at most `limit` (413 `payload_too_large` beyond).
+    mutating func bodyBytes(limit: Int = 1 << 20) async throws -> [UInt8] {
+        do {
+            let buffer = try await collectBody(upTo: limit)
+            return Array(buffer.readableBytesView)
+        } catch is NIOTooManyBytesError {
+            throw APIError(.contentTooLarge, "payload_too_large", "the request body is larger than \(limit) bytes")
+        }
+    }
+
+    /// A query parameter, or nil when absent or empty.
+    func query(_ name: String) -> String? {
+        guard let value = uri.queryParameters.get(name), !value.isEmpty else { return nil }
+        return value
+    }
+
+    func queryBool(_ name: String) throws(APIError) -> Bool? {
+        guard let raw = query(name) else { return nil }
+        switch raw.lowercased() {
+        case "true", "1", "yes": return true
+        case "false", "0", "no": return false
+        default:
+            throw APIError(
+                .badRequest, "invalid_query", "'\(name)' must be true or false",
+                details: [("parameter", .string(name))])
+        }
+    }
+
+    /// `limit` in 1...max (default 50).
+    func pageLimit(default defaultLimit: Int = 50, max: Int = 200) throws(APIError) -> Int {
+        guard let raw = query("limit") else { return defaultLimit }
+        guard let limit = Int(raw), (1...max).contains(limit) else {
+            throw APIError(
+                .badRequest, "invalid_query", "'limit' must be an integer between 1 and \(max)",
+                details: [("parameter", .string("limit"))])
+        }
+        return limit
+    }
+}
+
+extension EdgeRequestContext {
+    /// A path parameter that must look like one of our ids (anything else cannot exist: 404).
+    func id(_ name: String = "id", notFound: String) throws(APIError) -> String {
+        guard let value = parameters.get(name), !value.isEmpty, value.count <= 64 else { throw APIError.notFound(notFound) }
+        return value
+    }
+}

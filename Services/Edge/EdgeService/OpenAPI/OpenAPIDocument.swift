@@ -1,0 +1,149 @@
+import HTTPTypes
+/// Builds the OpenAPI 3.1 document served at `GET /api/openapi.json` from the route table.
+enum OpenAPIDocument {
+    static func build(_ specs: [RouteSpec]) -> JSONValue {
+        var paths: [(String, JSONValue)] = []
+        for spec in specs {
+            let operation = self.operation(spec)
+            let method = spec.method.rawValue.lowercased()
+            if let index = paths.firstIndex(where: { $0.0 == spec.path }), case .object(var ops) = paths[index].1 {
+                ops.append((method, operation))
+                paths[index].1 = .object(ops)
+            } else {
+                paths.append((spec.path, .object([(method, operation)])))
+            }
+        }
+        return .object([
+            ("openapi", "3.1.0"),
+            (
+                "info",
+                .object([
+                    ("title", "Switchboard API"), ("version", "1.0.0"),
+                    (
+                        "description",
+                        "Contacts and conversations for WhatsApp (Cloud API) and SMS (Twilio). Errors always have the shape {\"error\": {\"code\", \"message\", \"details\"}}."
+                    ),
+                ])
+            ),
+            ("servers", .array([.object([("url", "/")])])),
+            ("paths", .object(paths)),
+            (
+                "components",
+                .object([
+                    ("schemas", .object(OpenAPISchemas.all)),
+                    (
+                        "securitySchemes",
+                        .object([
+                            ("apiKey", .object([("type", "http"), ("scheme", "bearer"), ("description", "an org API key")])),
+                            (
+                                "operatorKey",
+                                .object([("type", "http"), ("scheme", "bearer"), ("description", "the operator key")])
+                            ),
+                        ])
+                    ),
+                ])
+            ),
+        ])
+    }
+
+    static func operation(_ spec: RouteSpec) -> JSONValue {
+        var pairs: [(String, JSONValue)] = [
+            ("operationId", .string(spec.operationID)), ("summary", .string(spec.summary)),
+            ("tags", .array([.string(spec.tag)])),
+        ]
+        switch spec.auth {
+        case .apiKey: pairs.append(("security", .array([.object([("apiKey", .array([]))])])))
+        case .operatorKey: pairs.append(("security", .array([.object([("operatorKey", .array([]))])])))
+        case .none: pairs.append(("security", .array([])))
+        }
+        var parameters: [JSONValue] = []
+        var searchStart = spec.path.startIndex
+        while let open = spec.path[searchStart...].firstIndex(of: "{"),
+            let close = spec.path[open...].firstIndex(of: "}")
+        {
+            let name = String(spec.path[spec.path.index(after: open)..<close])
+            parameters.append(
+                .object([
+                    ("name", .string(name)), ("in", "path"), ("required", true), ("schema", OpenAPISchemas.string()),
+                ]))
+            searchStart = close
+        }
+        for query in spec.query {
+            parameters.append(
+                .object([
+                    ("name", .string(query.name)), ("in", "query"), ("required", false),
+                    ("description", .string(query.description)),
+                    (
+                        "schema",
+                        query.repeated ? OpenAPISchemas.array(OpenAPISchemas.string()) : OpenAPISchemas.string()
+                    ),
+                ]))
+        }
+        if !parameters.isEmpty { pairs.append(("parameters", .array(parameters))) }
+        switch spec.body {
+        case .json(let schema)?:
+            pairs.append(
+                (
+                    "requestBody",
+                    .object([
+                        ("required", true),
+                        ("content", .object([("application/json", .object([("schema", OpenAPISchemas.ref(schema))]))])),
+                    ])
+                ))
+        case .csv?:
+            pairs.append(
+                (
+                    "requestBody",
+                    .object([
+                        ("required", true),
+                        ("content", .object([("text/csv", .object([("schema", OpenAPISchemas.string())]))])),
+                    ])
+                ))
+        case nil: break
+        }
+        var responses: [(String, JSONValue)] = []
+        var success: [(String, JSONValue)] = [("description", .string(spec.status == 204 ? "no content" : "success"))]
+        switch spec.response {
+        case nil: break
+        case "csv"?: success.append(("content", .object([("text/csv", .object([("schema", OpenAPISchemas.string())]))])))
+        case "text"?:
+            success.append(("content", .object([("text/plain", .object([("schema", OpenAPISchemas.string())]))])))
+        case let schema?:
+            success.append(
+                ("content", .object([("application/json", .object([("schema", OpenAPISchemas.ref(schema))]))])))
+        }
+        responses.append((String(spec.status), .object(success)))
+        var errors = spec.errors
+        if spec.auth != .none { errors.append(401) }
+        for status in Set(errors).sorted() {
+            responses.append(
+                (
+                    String(status),
+                    .object([
+                        ("description", .string(errorDescription(status))),
+                        ("content", .object([("application/json", .object([("schema", OpenAPISchemas.ref("Error"))]))])),
+                    ])
+                ))
+        }
+        pairs.append(("responses", .object(responses)))
+        return .object(pairs)
+    }
+
+    static func errorDescription(_ status: Int) -> String {
+        switch status {
+        case 400: "invalid input (invalid_json, invalid_field, unknown_field, invalid_query, invalid_phone, …)"
+        case 401: "missing, unknown or revoked key (unauthorized)"
+        case 403: "the key's role may not do this (forbidden)"
+        case 404: "no such object in the caller's organisation"
+        case 409: "conflict (contact_exists, rule_exists, import_already_confirmed)"
+        case 413: "payload_too_large"
+        case 503: "a backend service is unavailable"
+        default: "error"
+        }
+    }
+}
+
+extension JSONValue: ExpressibleByStringLiteral, ExpressibleByBooleanLiteral {
+    public init(stringLiteral value: String) { self = .string(value) }
+    public init(booleanLiteral value: Bool) { self = .bool(value) }
+}

@@ -1,0 +1,137 @@
+import Foundation
+import Hummingbird
+import HTTPTypes
+import SwitchboardClient
+import ServiceKit
+
+/// `/api/whatsapp-api/api-keys…` and `/org`: the caller's organisation and its keys.
+struct AccountRoutes {
+    let deps: EdgeDependencies
+
+    func register(on group: RouterGroup<EdgeRequestContext>, registry: RouteRegistry) {
+        let p = ContactsRoutes.prefix
+        registry.add(
+            RouteSpec(
+                .post, "\(p)/api-keys", "createApiKey", "Create an API key (admin keys only); the key is shown once",
+                tag: "API keys", body: .json("ApiKeyInput"), status: 201, response: "ApiKeyCreated",
+                errors: [400, 403]), on: group, prefix: p, create)
+        registry.add(
+            RouteSpec(.get, "\(p)/api-keys", "listApiKeys", "The org's keys (prefix only, never the secret)",
+                      tag: "API keys", response: "ApiKeyList"), on: group, prefix: p, list)
+        registry.add(
+            RouteSpec(.delete, "\(p)/api-keys/{id}", "revokeApiKey", "Revoke a key (admin keys only)",
+                      tag: "API keys", status: 204, errors: [403, 404]), on: group, prefix: p, revoke)
+        registry.add(
+            RouteSpec(.get, "\(p)/org", "getOrganization", "The caller's organisation", tag: "Organizations",
+                      response: "Organization"), on: group, prefix: p, org)
+    }
+
+    static func render(_ info: APIKeyInfo) -> JSONValue {
+        .object([
+            ("id", .string(info.id)), ("prefix", .string(info.prefix)), ("name", .string(info.name)),
+            ("role", .string(info.role)), ("createdAt", .time(info.createdAt)), ("lastUsedAt", .time(info.lastUsedAt)),
+            ("revokedAt", .time(info.revokedAt)),
+        ])
+    }
+
+    static func renderCreated(key: String, _ info: APIKeyInfo) -> JSONValue {
+        .object([
+            ("id", .string(info.id)), ("key", .string(key)), ("prefix", .string(info.prefix)),
+            ("name", .string(info.name)), ("role", .string(info.role)), ("createdAt", .time(info.createdAt)),
+        ])
+    }
+
+    static func renderOrg(_ org: Organization) -> JSONValue {
+        .object([
+            ("id", .string(org.id)), ("name", .string(org.name)), ("timeZone", .string(org.timeZone)),
+            ("createdAt", .time(org.createdAt)),
+        ])
+    }
+
+    private func requireAdmin(_ context: EdgeRequestContext) throws(APIError) -> Caller {
+        let caller = try context.requireCaller()
+        guard caller.isAdmin else { throw APIError(.forbidden, "forbidden", "only admin keys may manage API keys") }
+        return caller
+    }
+
+    @Sendable func create(_ request: Request, _ context: EdgeRequestContext) async throws -> Response {
+        let caller = try requireAdmin(context)
+        var request = request
+        let body = try JSONObject(body: try await request.bodyBytes(), allowed: ["name", "role"])
+        let name = (try body.string("name") ?? "api key").trimmingCharacters(in: .whitespaces)
+        guard !name.isEmpty, name.count <= 100 else {
+            throw APIError(.badRequest, "invalid_name", "name must be 1–100 characters", field: "name")
+        }
+        let role = try body.string("role") ?? "agent"
+        guard role == "admin" || role == "agent" else {
+            throw APIError(.badRequest, "invalid_role", "role must be admin or agent", field: "role")
+        }
+        let created = try await deps.store.createKey(orgID: caller.orgID, name: name, role: role)
+        return .json(Self.renderCreated(key: created.key, created.info), status: .created)
+    }
+
+    @Sendable func list(_ request: Request, _ context: EdgeRequestContext) async throws -> Response {
+        let caller = try context.requireCaller()
+        let keys = try await deps.store.keys(orgID: caller.orgID)
+        return .json(.object([("data", .array(keys.map(Self.render)))]))
+    }
+
+    @Sendable func revoke(_ request: Request, _ context: EdgeRequestContext) async throws -> Response {
+        let caller = try requireAdmin(context)
+        guard try await deps.store.revokeKey(orgID: caller.orgID, id: try context.id(notFound: "api_key")) else {
+            throw APIError.notFound("api_key")
+        }
+        deps.authenticator.invalidate()
+        return .noContent()
+    }
+
+    @Sendable func org(_ request: Request, _ context: EdgeRequestContext) async throws -> Response {
+        let caller = try context.requireCaller()
+        guard let org = try await deps.store.organization(id: caller.orgID) else { throw APIError.notFound("organization") }
+        return .json(Self.renderOrg(org))
+    }
+}
+
+/// `/api/admin/orgs`: the operator creates organisations, each answered with its first admin key.
+struct AdminRoutes {
+    let deps: EdgeDependencies
+    static let prefix = "/api/admin"
+
+    func register(on group: RouterGroup<EdgeRequestContext>, registry: RouteRegistry) {
+        let p = Self.prefix
+        registry.add(
+            RouteSpec(
+                .post, "\(p)/orgs", "createOrganization", "Create an organisation and its first admin API key",
+                tag: "Organizations", auth: .operatorKey, body: .json("OrganizationInput"), status: 201,
+                response: "OrganizationCreated", errors: [400]), on: group, prefix: p, create)
+        registry.add(
+            RouteSpec(.get, "\(p)/orgs", "listOrganizations", "Every organisation", tag: "Organizations",
+                      auth: .operatorKey, response: "OrganizationList"), on: group, prefix: p, list)
+    }
+
+    @Sendable func create(_ request: Request, _ context: EdgeRequestContext) async throws -> Response {
+        var request = request
+        let body = try JSONObject(body: try await request.bodyBytes(), allowed: ["name", "timeZone"])
+        let name = (try body.string("name") ?? "").trimmingCharacters(in: .whitespaces)
+        guard !name.isEmpty, name.count <= 200 else {
+            throw APIError(.badRequest, "invalid_name", "name is required (1–200 characters)", field: "name")
+        }
+        let timeZone = try body.string("timeZone") ?? "UTC"
+        guard TimeZone(identifier: timeZone) != nil else {
+            throw APIError(
+                .badRequest, "invalid_time_zone", "'\(timeZone)' is not an IANA time zone (e.g. Europe/Paris)",
+                field: "timeZone")
+        }
+        let created = try await deps.store.createOrganization(name: name, timeZone: timeZone)
+        return .json(
+            .object([
+                ("org", AccountRoutes.renderOrg(created.org)),
+                ("apiKey", AccountRoutes.renderCreated(key: created.key, created.keyInfo)),
+            ]), status: .created)
+    }
+
+    @Sendable func list(_ request: Request, _ context: EdgeRequestContext) async throws -> Response {
+        let orgs = try await deps.store.organizations()
+        return .json(.object([("data", .array(orgs.map(AccountRoutes.renderOrg)))]))
+    }
+}
