@@ -48,6 +48,8 @@ public struct RPCCaller: Sendable {
                     continue
                 }
                 record(method, code: "\(error.code)", since: start)
+                // A service refusing edge's token is edge's misconfiguration, not the HTTP caller's fault.
+                if error.code == .unauthenticated { throw Self.failure(for: error) }
                 throw ServiceFailure(error) ?? Self.failure(for: error)
             } catch let failure as ServiceFailure {
                 record(method, code: "\(failure.code)", since: start)
