@@ -36,10 +36,9 @@ public final class ContactsStore: Sendable {
     public func contacts(orgID: String, query: ContactQuery) async throws -> Page<Contact> {
         var conditions = ["org_id = ?"]
         var arguments: [(any DatabaseValueConvertible)?] = [orgID]
-        if let cursor = query.cursor {
-            guard let parts = PageCursor.decode(cursor, count: 1) else { throw ContactsFailure.invalidCursor }
+        if let after = try Self.cursorID(query.cursor) {
             conditions.append("id < ?")
-            arguments.append(parts[0])
+            arguments.append(after)
         }
         if let optedIn = query.optedIn {
             conditions.append("opted_in = ?")
@@ -80,7 +79,9 @@ public final class ContactsStore: Sendable {
     /// The id a single-part keyset cursor points after.
     static func cursorID(_ cursor: String?) throws(ServiceFailure) -> String? {
         guard let cursor else { return nil }
-        guard let parts = PageCursor.decode(cursor, count: 1) else { throw ContactsFailure.invalidCursor }
+        guard let parts = PageCursor.decode(cursor, count: 1), Identifier.isValid(parts[0]) else {
+            throw ContactsFailure.invalidCursor
+        }
         return parts[0]
     }
 

@@ -1,4 +1,5 @@
 public import ContactsKit
+import Foundation
 public import Hummingbird
 import Logging
 import NIOCore
@@ -43,9 +44,26 @@ extension Request {
         }
     }
 
-    /// A query parameter, or nil when absent or empty.
+    /// Every value of a query parameter, decoded as a browser encodes forms (`+` is a space, then %XX).
+    func queryValues(_ name: String) -> [String] {
+        guard let query = uri.query, !query.isEmpty else { return [] }
+        var values: [String] = []
+        for pair in query.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard Self.decode(parts[0]) == name else { continue }
+            values.append(parts.count > 1 ? Self.decode(parts[1]) : "")
+        }
+        return values
+    }
+
+    static func decode(_ raw: Substring) -> String {
+        let spaced = raw.replacingOccurrences(of: "+", with: " ")
+        return spaced.removingPercentEncoding ?? spaced
+    }
+
+    /// A query parameter (its last value), or nil when absent or empty.
     func query(_ name: String) -> String? {
-        guard let value = uri.queryParameters.get(name), !value.isEmpty else { return nil }
+        guard let value = queryValues(name).last, !value.isEmpty else { return nil }
         return value
     }
 

@@ -120,6 +120,10 @@ extension JSONValue: Decodable {
 
     /// Parses a request body; anything that is not JSON is `invalid_json`.
     public static func parse(_ bytes: some Collection<UInt8>) throws(APIError) -> JSONValue {
+        // JSON on the wire is UTF-8 (RFC 8259); Foundation would otherwise guess UTF-16/32 from the first bytes.
+        guard String(validating: Array(bytes), as: UTF8.self) != nil else {
+            throw APIError(.badRequest, "invalid_json", "the request body is not UTF-8 JSON")
+        }
         do {
             return try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
         } catch {

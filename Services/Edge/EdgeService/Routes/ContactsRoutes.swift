@@ -92,7 +92,7 @@ struct ContactsRoutes {
 
     @Sendable func list(_ request: Request, _ context: EdgeRequestContext) async throws -> Response {
         let caller = try context.requireCaller()
-        var tags = request.uri.queryParameters.getAll("tag").filter { !$0.isEmpty }
+        var tags = request.queryValues("tag").filter { !$0.isEmpty }
         if let csv = request.query("tags") { tags += csv.split(separator: ",").map(String.init) }
         let query = ContactQuery(
             text: request.query("q"), tags: tags, optedIn: try request.queryBool("optedIn"),
