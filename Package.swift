@@ -156,6 +156,12 @@ let package = Package(
         ),
 
         .testTarget(
+            name: "ServiceKitTests",
+            dependencies: ["ServiceKit", grpcCore],
+            path: "Tests/ServiceKitTests",
+            swiftSettings: upcoming
+        ),
+        .testTarget(
             name: "ContactsServiceTests",
             dependencies: ["ContactsService", "ContactsKit", "ServiceKit", "SwitchboardClient", grpcCore, grpcInProcess, grdb],
             path: "Tests/ContactsServiceTests",

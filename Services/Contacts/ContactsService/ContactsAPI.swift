@@ -35,7 +35,7 @@ public struct ContactsAPI: Switchboard_Contacts_V1_ContactsService.SimpleService
     public func getContact(
         request: Switchboard_Contacts_V1_GetContactRequest, context: ServerContext
     ) async throws -> Switchboard_Contacts_V1_Contact {
-        .init(try await store.contact(orgID: try requireOrg(request.orgID), id: request.id))
+        .init(try store.contact(orgID: try requireOrg(request.orgID), id: request.id))
     }
 
     public func listContacts(

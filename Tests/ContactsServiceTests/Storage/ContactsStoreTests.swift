@@ -63,7 +63,7 @@ struct ContactsStoreTests {
     @Test func orgsDoNotSeeEachOther() async throws {
         let (contact, _) = try await create(ContactInput(phone: "+442079460958"))
         await #expect(throws: ContactsFailure.contactNotFound) {
-            _ = try await store.contact(orgID: "org-b", id: contact.id)
+            _ = try store.contact(orgID: "org-b", id: contact.id)
         }
         // The same phone is free in another org.
         let (other, created) = try await create(ContactInput(phone: "+442079460958"), org: "org-b")

@@ -17,7 +17,8 @@ enum Render {
 
     /// Stored JSON text back as a value (an empty object when it is not valid JSON).
     static func rawJSON(_ text: String) -> JSONValue {
-        (try? JSONValue.parse(Array(text.utf8))) ?? .object([])
+        if text == "{}" || text.isEmpty { return .object([]) }
+        return (try? JSONValue.parse(Array(text.utf8))) ?? .object([])
     }
 
     static func contact(_ contact: Contact) -> JSONValue {
