@@ -43,7 +43,7 @@ public struct GRPCServerService: Service {
             try await server.serve()
         } onGracefulShutdown: {
             logger.info("\(name) draining")
-            health.set(.notServing)
+            health.beginShutdown()
             server.beginGracefulShutdown()
         }
         logger.info("\(name) stopped")

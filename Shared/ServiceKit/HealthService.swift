@@ -7,13 +7,19 @@ public import SwitchboardProtos
 public final class HealthService: Grpc_Health_V1_Health.SimpleServiceProtocol, Sendable {
     public typealias Status = Grpc_Health_V1_HealthCheckResponse.ServingStatus
 
+    private struct State {
+        var status: Status = .serving
+        var shuttingDown = false
+        var watchers: [Int: AsyncStream<Status>.Continuation] = [:]
+        var nextWatcher = 0
+    }
+
     private let serviceName: String
-    private let state: Mutex<(status: Status, watchers: [Int: AsyncStream<Status>.Continuation], next: Int)>
+    private let state = Mutex(State())
 
     /// - Parameter serviceName: the fully qualified service name also answered besides "" (the whole server).
     public init(serviceName: String) {
         self.serviceName = serviceName
-        self.state = Mutex((.serving, [:], 0))
     }
 
     public var status: Status { state.withLock { $0.status } }
@@ -24,6 +30,20 @@ public final class HealthService: Grpc_Health_V1_Health.SimpleServiceProtocol, S
             return Array(state.watchers.values)
         }
         for watcher in watchers { watcher.yield(status) }
+    }
+
+    /// Tells every watcher NOT_SERVING and ends their streams, so open `Watch` calls do not hold up a drain.
+    public func beginShutdown() {
+        let watchers = state.withLock { state in
+            state.status = .notServing
+            state.shuttingDown = true
+            defer { state.watchers.removeAll() }
+            return Array(state.watchers.values)
+        }
+        for watcher in watchers {
+            watcher.yield(.notServing)
+            watcher.finish()
+        }
     }
 
     private func status(for service: String) -> Status? {
@@ -57,14 +77,18 @@ public final class HealthService: Grpc_Health_V1_Health.SimpleServiceProtocol, S
             return
         }
         let (stream, continuation) = AsyncStream<Status>.makeStream()
-        let id = state.withLock { state in
-            let id = state.next
-            state.next += 1
-            state.watchers[id] = continuation
+        let id = state.withLock { state -> Int? in
             continuation.yield(state.status)
+            if state.shuttingDown {
+                continuation.finish()
+                return nil
+            }
+            let id = state.nextWatcher
+            state.nextWatcher += 1
+            state.watchers[id] = continuation
             return id
         }
-        defer { _ = state.withLock { $0.watchers.removeValue(forKey: id) } }
+        defer { if let id { _ = state.withLock { $0.watchers.removeValue(forKey: id) } } }
         for await status in stream {
             try await response.write(.with { $0.status = status })
         }
