@@ -1,5 +1,6 @@
 import Foundation
 import HTTPTypes
+import ServiceKit
 
 /// A JSON value with a deterministic serializer (object keys keep their insertion order).
 public enum JSONValue: Sendable, Equatable {
@@ -32,7 +33,7 @@ public enum JSONValue: Sendable, Equatable {
     /// `.string(value)` or `.null` when nil.
     public static func string(_ value: String?) -> JSONValue { value.map(JSONValue.string) ?? .null }
 
-    public static func time(_ millis: Int64?) -> JSONValue { millis.map { .string(RFC3339Text.string(millis: $0)) } ?? .null }
+    public static func time(_ millis: Int64?) -> JSONValue { millis.map { .string(RFC3339.string(millis: $0)) } ?? .null }
 
     public var serialized: String {
         var output = ""
@@ -129,18 +130,5 @@ extension JSONValue: Decodable {
         } catch {
             throw APIError(.badRequest, "invalid_json", "the request body is not valid JSON")
         }
-    }
-}
-
-/// RFC 3339 text for edge (UTC, milliseconds).
-enum RFC3339Text {
-    static func string(millis: Int64) -> String {
-        let seconds = time_t(millis / 1000)
-        var parts = tm()
-        var copy = seconds
-        gmtime_r(&copy, &parts)
-        return String(
-            format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1,
-            Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), Int(millis % 1000))
     }
 }
