@@ -1,11 +1,11 @@
 public import Foundation
+import Synchronization
 
 /// Time-ordered identifiers (UUIDv7, RFC 9562): 48-bit Unix milliseconds, then random bits, lower-case.
 public enum Identifier {
     public static func make(at date: Date = Date()) -> String {
         let millis = UInt64(max(0, date.timeIntervalSince1970 * 1000))
-        var generator = SystemRandomNumberGenerator()
-        let random = (generator.next() as UInt64, generator.next() as UInt64)
+        let random = IdentifierRandom.shared.withLock { ($0.next(), $0.next()) }
         // 48 bits of time, version 7, 12 random bits, variant 10, 62 random bits.
         let high = (millis << 16) | 0x7000 | (random.0 & 0x0FFF)
         let low = (random.1 & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000
@@ -47,6 +47,30 @@ public enum Identifier {
             }
         }
         return true
+    }
+}
+
+/// xoshiro256** seeded once from the system's generator: ids need uniqueness, not secrecy, and a `getrandom`
+/// system call per id was a measurable share of a bulk import.
+struct IdentifierRandom: RandomNumberGenerator {
+    static let shared = Mutex(IdentifierRandom())
+    private var state: (UInt64, UInt64, UInt64, UInt64)
+
+    init() {
+        var system = SystemRandomNumberGenerator()
+        state = (system.next(), system.next(), system.next(), system.next())
+    }
+
+    mutating func next() -> UInt64 {
+        let result = ((state.1 &* 5) << 7 | (state.1 &* 5) >> 57) &* 9
+        let t = state.1 << 17
+        state.2 ^= state.0
+        state.3 ^= state.1
+        state.1 ^= state.2
+        state.0 ^= state.3
+        state.2 ^= t
+        state.3 = state.3 << 45 | state.3 >> 19
+        return result
     }
 }
 

@@ -1,3 +1,4 @@
+import ContactsKit
 import Foundation
 
 /// How an auto-tag rule's keyword is compared with an incoming message.
@@ -31,7 +32,7 @@ public enum AutoTagMatcher {
     }
 
     private static func fold(_ string: String) -> String {
-        string.trimmingCharacters(in: .whitespacesAndNewlines)
+        string.trimmed
             .folding(options: [.caseInsensitive, .widthInsensitive], locale: nil)
     }
 }

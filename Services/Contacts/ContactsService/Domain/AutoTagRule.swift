@@ -15,7 +15,7 @@ extension AutoTagRule {
             matchType = type
         }
         if let raw = input.keyword {
-            let keyword = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+            let keyword = raw.trimmed
             guard !keyword.isEmpty, keyword.count <= Self.maxKeywordLength else {
                 throw .invalid("invalid_keyword", "keyword must be 1–\(Self.maxKeywordLength) characters", field: "keyword")
             }

@@ -1,3 +1,4 @@
+import ContactsKit
 import Foundation
 import ServiceKit
 
@@ -7,7 +8,7 @@ enum ContactRules {
     static let maxUserIDLength = 128
 
     static func phone(_ raw: String, field: String = "phone") throws(ServiceFailure) -> String? {
-        let trimmed = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+        let trimmed = raw.trimmed
         if trimmed.isEmpty { return nil }
         guard let phone = E164(normalizing: trimmed) else {
             throw .invalid(
@@ -18,7 +19,7 @@ enum ContactRules {
     }
 
     static func email(_ raw: String, field: String = "email") throws(ServiceFailure) -> String? {
-        let trimmed = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+        let trimmed = raw.trimmed
         if trimmed.isEmpty { return nil }
         guard let email = EmailAddress.normalize(trimmed) else {
             throw .invalid("invalid_email", "'\(raw)' is not a valid email address", field: field)
@@ -27,7 +28,7 @@ enum ContactRules {
     }
 
     static func name(_ raw: String, field: String = "name") throws(ServiceFailure) -> String? {
-        let trimmed = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+        let trimmed = raw.trimmed
         if trimmed.isEmpty { return nil }
         guard trimmed.count <= maxNameLength else {
             throw .invalid("invalid_name", "name is longer than \(maxNameLength) characters", field: field)
@@ -36,7 +37,7 @@ enum ContactRules {
     }
 
     static func userID(_ raw: String, field: String) throws(ServiceFailure) -> String? {
-        let trimmed = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+        let trimmed = raw.trimmed
         if trimmed.isEmpty { return nil }
         guard trimmed.count <= maxUserIDLength, !trimmed.contains(where: { $0.isWhitespace }) else {
             throw .invalid("invalid_\(field == "whatsappUserId" ? "whatsapp_user_id" : "username")",

@@ -1,3 +1,4 @@
+import ContactsKit
 import Foundation
 
 /// Validation and canonical form of e-mail addresses as contacts carry them.
@@ -12,7 +13,7 @@ public enum EmailAddress {
     /// characters, not starting or ending with a hyphen) whose last label is at least two letters; 254 characters
     /// at most in total.
     public static func normalize(_ raw: String) -> String? {
-        let trimmed = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+        let trimmed = raw.trimmed
         let bytes = Array(trimmed.utf8)
         guard bytes.count <= 254 else { return nil }
         guard let at = bytes.firstIndex(of: UInt8(ascii: "@")),

@@ -1,3 +1,4 @@
+import ContactsKit
 import Foundation
 
 /// What a column of an imported CSV file feeds into on the contact.
@@ -142,7 +143,7 @@ public enum CSVBool {
     /// `true`/`yes`/`y`/`1` and `false`/`no`/`n`/`0`, trimmed and case-insensitive; `nil` for anything else,
     /// including an empty cell (callers tell "empty" from "invalid" by checking emptiness themselves).
     public static func parse(_ cell: String) -> Bool? {
-        switch cell.trimmingCharacters(in: .whitespacesAndNewlines).lowercased() {
+        switch cell.trimmed.lowercased() {
         case "true", "yes", "y", "1": true
         case "false", "no", "n", "0": false
         default: nil

@@ -1,3 +1,4 @@
+import ContactsKit
 import Foundation
 
 /// A phone number in E.164 form: `+`, then 2–15 ASCII digits, the first one 1–9 (for example `+442079460958`).
@@ -17,7 +18,7 @@ public struct E164: Sendable, Hashable, CustomStringConvertible {
     public init?(normalizing raw: String) {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(16)
-        for scalar in raw.trimmingCharacters(in: .whitespacesAndNewlines).unicodeScalars {
+        for scalar in raw.trimmed.unicodeScalars {
             switch scalar {
             case " ", "-", ".", "(", ")", "\u{00A0}":
                 continue

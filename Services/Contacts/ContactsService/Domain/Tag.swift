@@ -1,3 +1,4 @@
+import ContactsKit
 import Foundation
 
 /// The canonical spelling of contact tags, and how tags arrive in a CSV cell.
@@ -35,7 +36,7 @@ public enum TagName {
     /// Splits a CSV cell such as `vip, retail` on commas into its trimmed, non-empty parts, not yet normalised.
     public static func splitCell(_ cell: String) -> [String] {
         cell.split(separator: ",", omittingEmptySubsequences: true).compactMap { part in
-            let trimmed = part.trimmingCharacters(in: .whitespacesAndNewlines)
+            let trimmed = part.trimmed
             return trimmed.isEmpty ? nil : trimmed
         }
     }

@@ -64,7 +64,7 @@ public struct ImportFiles: Sendable {
         guard let header = try reader.next() else {
             throw ServiceFailure.invalid("empty_file", "the file has no header row", field: "file")
         }
-        let headers = header.fields.map { $0.trimmingCharacters(in: .whitespaces) }
+        let headers = header.fields.map { $0.trimmed }
         guard headers.contains(where: { !$0.isEmpty }) else {
             throw ServiceFailure.invalid("empty_file", "the header row is empty", field: "file")
         }

@@ -79,7 +79,7 @@ struct ImportPlan: Sendable {
         var row = Row()
         func cell(_ index: Int?) -> String? {
             guard let index, index < cells.count else { return nil }
-            let value = cells[index].trimmingCharacters(in: .whitespaces)
+            let value = cells[index].trimmed
             return value.isEmpty ? nil : value
         }
         func fail(_ index: Int?, _ value: String, _ reason: String, _ message: String) {

@@ -93,11 +93,11 @@ struct ContactRecord: Sendable, Equatable {
         let statement = try db.cachedStatement(
             sql: """
                 UPDATE contact SET phone = ?, wa_user_id = ?, wa_username = ?, name = ?, email = ?, attributes = ?,
-                opted_in = ?, opt_in_source = ?, opt_in_proof = ?, updated_at = ?, search = ? WHERE id = ?
+                opted_in = ?, opt_in_source = ?, opt_in_proof = ?, updated_at = ?, search = ? WHERE org_id = ? AND id = ?
                 """)
         try statement.execute(arguments: [
             phone, waUserID, waUsername, name, email, attributes, optedIn, optInSource, optInProof, updatedAt,
-            searchText, id,
+            searchText, orgID, id,
         ])
     }
 

@@ -8,7 +8,7 @@ enum ContactsMigrations {
             try db.execute(
                 sql: """
                     CREATE TABLE contact (
-                        id TEXT PRIMARY KEY NOT NULL,
+                        id TEXT NOT NULL,
                         org_id TEXT NOT NULL,
                         phone TEXT,
                         wa_user_id TEXT,
@@ -25,7 +25,7 @@ enum ContactsMigrations {
                     );
                     CREATE UNIQUE INDEX contact_org_phone ON contact(org_id, phone) WHERE phone IS NOT NULL;
                     CREATE UNIQUE INDEX contact_org_wa_user ON contact(org_id, wa_user_id) WHERE wa_user_id IS NOT NULL;
-                    CREATE INDEX contact_org_id ON contact(org_id, id);
+                    CREATE UNIQUE INDEX contact_org_id ON contact(org_id, id);
                     CREATE INDEX contact_org_opted_in ON contact(org_id, opted_in, id);
 
                     CREATE TABLE contact_tag (
@@ -37,26 +37,26 @@ enum ContactsMigrations {
                     CREATE INDEX contact_tag_org_tag ON contact_tag(org_id, tag, contact_id);
 
                     CREATE TABLE consent_entry (
-                        id TEXT PRIMARY KEY NOT NULL,
+                        id TEXT NOT NULL,
                         org_id TEXT NOT NULL,
                         contact_id TEXT NOT NULL,
                         opted_in INTEGER NOT NULL,
                         source TEXT NOT NULL,
                         proof TEXT NOT NULL,
-                        recorded_at INTEGER NOT NULL
-                    );
-                    CREATE INDEX consent_entry_contact ON consent_entry(org_id, contact_id, id);
+                        recorded_at INTEGER NOT NULL,
+                        PRIMARY KEY (org_id, contact_id, id)
+                    ) WITHOUT ROWID;
 
                     CREATE TABLE audit_entry (
-                        id TEXT PRIMARY KEY NOT NULL,
+                        id TEXT NOT NULL,
                         org_id TEXT NOT NULL,
                         contact_id TEXT NOT NULL,
                         action TEXT NOT NULL,
                         actor TEXT NOT NULL,
                         at INTEGER NOT NULL,
-                        changes TEXT NOT NULL
-                    );
-                    CREATE INDEX audit_entry_contact ON audit_entry(org_id, contact_id, id);
+                        changes TEXT NOT NULL,
+                        PRIMARY KEY (org_id, contact_id, id)
+                    ) WITHOUT ROWID;
 
                     CREATE TABLE auto_tag_rule (
                         id TEXT PRIMARY KEY NOT NULL,

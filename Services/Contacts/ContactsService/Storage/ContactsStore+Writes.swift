@@ -190,7 +190,7 @@ extension ContactsStore {
                 throw ContactsFailure.contactNotFound
             }
             try db.execute(sql: "DELETE FROM contact_tag WHERE contact_id = ?", arguments: [id])
-            try db.execute(sql: "DELETE FROM contact WHERE id = ?", arguments: [id])
+            try db.execute(sql: "DELETE FROM contact WHERE org_id = ? AND id = ?", arguments: [orgID, id])
             let snapshot: [String: Any] = ["phone": record.phone as Any, "name": record.name as Any]
             try record.appendAudit(
                 db, action: "deleted", actor: actorJSON, changes: ContactRules.json(snapshot), now: Millis.now())

@@ -46,7 +46,7 @@ public final class ContactsStore: Sendable {
             conditions.append("opted_in = ?")
             arguments.append(optedIn)
         }
-        if let text = query.text?.trimmingCharacters(in: .whitespaces).lowercased(), !text.isEmpty {
+        if let text = query.text?.trimmed.lowercased(), !text.isEmpty {
             var patterns = [Self.likePattern(text)]
             let phoneChars = Set("+0123456789 -.()")
             let digits = text.filter(\.isNumber)
