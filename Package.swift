@@ -13,6 +13,7 @@ let grpcProtobuf = Target.Dependency.product(name: "GRPCProtobuf", package: "grp
 let grpcInProcess = Target.Dependency.product(name: "GRPCInProcessTransport", package: "grpc-swift-2")
 let protobuf = Target.Dependency.product(name: "SwiftProtobuf", package: "swift-protobuf")
 let grdb = Target.Dependency.product(name: "GRDB", package: "GRDB.swift")
+let grdbSQLite = Target.Dependency.product(name: "GRDBSQLite", package: "GRDB.swift")
 let unixSignals = Target.Dependency.product(name: "UnixSignals", package: "swift-service-lifecycle")
 let lifecycle = Target.Dependency.product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
 let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
@@ -83,7 +84,9 @@ let package = Package(
         // Contacts: identities, consent ledger, tags, auto-tag rules, CSV import, audit.
         .target(
             name: "ContactsService",
-            dependencies: ["ContactsKit", "ServiceKit", "SwitchboardProtos", grpcCore, grdb, lifecycle, logging, protobuf],
+            dependencies: [
+                "ContactsKit", "ServiceKit", "SwitchboardProtos", grpcCore, grdb, grdbSQLite, lifecycle, logging, protobuf,
+            ],
             path: "Services/Contacts/ContactsService",
             swiftSettings: upcoming
         ),

@@ -98,5 +98,5 @@ public enum ImportLimits {
     public static let maxBytes: Int64 = 100 * 1024 * 1024
     public static let maxRows: Int64 = 1_000_000
     public static let previewRows = 20
-    public static let batchSize = 5_000
+    public static let batchSize = 20_000
 }

@@ -115,12 +115,13 @@ struct ImportTests {
         var reader = try CSVFileReader(path: job.filePath)
         let header = try #require(try reader.next())
         try await store.markJob(job.id, status: .processing, resumeOffset: Int64(header.endOffset))
-        var batch: [CSVRecord] = []
-        while batch.count < ImportLimits.batchSize, let record = try reader.next() { batch.append(record) }
         let queued = try await store.importJob(orgID: org, id: job.id)
         let plan = try ImportPlan(mapping: queued.mapping, headers: queued.preview.headers)
-        try await store.applyImportBatch(job: queued, plan: plan, records: batch, firstRow: 1)
+        let batch = try ImportBatch.read(from: &reader, plan: plan, after: 0, size: 5_000)
+        #expect(batch.rows.count == 5_000 && batch.lastRow == 5_000)
+        try await store.applyImportBatch(job: queued, batch: batch)
         let worker = ImportWorker(store: store, logger: Logger(label: "test"))
+        #expect(try await store.importJob(orgID: org, id: job.id).processedRows == 5_000)
         await worker.drain()
         let done = try await store.importJob(orgID: org, id: job.id)
         #expect(done.status == .completed)

@@ -2,6 +2,29 @@ import ContactsKit
 import Foundation
 import ServiceKit
 
+/// Rows read and validated from the file, ready to be written in one transaction.
+struct ImportBatch: Sendable {
+    var rows: [ImportPlan.Row] = []
+    /// The 1-based number of the batch's last row.
+    var lastRow: Int64 = 0
+    /// Where the next batch starts in the file.
+    var endOffset: UInt64 = 0
+
+    /// Reads up to `size` records after row `lastRow` and validates each with `plan`.
+    static func read(
+        from reader: inout CSVFileReader, plan: ImportPlan, after lastRow: Int64, size: Int = ImportLimits.batchSize
+    ) throws -> ImportBatch {
+        var batch = ImportBatch(lastRow: lastRow)
+        batch.rows.reserveCapacity(size)
+        while batch.rows.count < size, let record = try reader.next() {
+            batch.lastRow += 1
+            batch.rows.append(plan.read(record.fields, rowNumber: batch.lastRow, issue: record.issue))
+            batch.endOffset = record.endOffset
+        }
+        return batch
+    }
+}
+
 /// A validated mapping turned into column positions, ready to read rows.
 struct ImportPlan: Sendable {
     var phone: Int?
@@ -64,7 +87,7 @@ struct ImportPlan: Sendable {
     }
 
     /// One row's values after validation, or the reasons it fails.
-    struct Row {
+    struct Row: Sendable {
         var phone: String?
         var name: String?
         var email: String?

@@ -80,15 +80,16 @@ public final class ImportWorker: Service, Sendable {
             return
         }
         logger.info("import \(job.id) started at row \(nextRow)")
-        var batch: [CSVRecord] = []
-        batch.reserveCapacity(ImportLimits.batchSize)
-        while true {
+        // Reading and validating the next batch overlaps with writing the current one.
+        var batch = try ImportBatch.read(from: &reader, plan: plan, after: nextRow - 1)
+        while !batch.rows.isEmpty {
             try Task.checkCancellation()
-            batch.removeAll(keepingCapacity: true)
-            while batch.count < ImportLimits.batchSize, let record = try reader.next() { batch.append(record) }
-            if batch.isEmpty { break }
-            try await store.applyImportBatch(job: job, plan: plan, records: batch, firstRow: nextRow)
-            nextRow += Int64(batch.count)
+            let current = batch
+            async let written: Void = store.applyImportBatch(job: job, batch: current)
+            let following = try ImportBatch.read(from: &reader, plan: plan, after: current.lastRow)
+            try await written
+            nextRow = current.lastRow + 1
+            batch = following
         }
         try await store.markJob(job.id, status: .completed)
         try? FileManager.default.removeItem(atPath: job.filePath)

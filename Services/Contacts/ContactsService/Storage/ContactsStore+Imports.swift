@@ -132,20 +132,19 @@ extension ContactsStore {
 
     /// Applies one batch of rows and advances the job's progress in the same transaction, so a crash
     /// resumes exactly after the last committed batch.
-    func applyImportBatch(job: ImportJob, plan: ImportPlan, records: [CSVRecord], firstRow: Int64) async throws {
+    func applyImportBatch(job: ImportJob, batch: ImportBatch) async throws {
         let proof = JSONCoding.encode(ConsentProof(at: Millis.now(), actor: job.actor, importJobID: job.id))
         let actorJSON = JSONCoding.encode(job.actor)
         try await writer.write { db in
             let now = Millis.now()
             var counts = (created: Int64(0), updated: Int64(0), unchanged: Int64(0), failed: Int64(0))
+            let statements = try ImportStatements(db)
             let errorStatement = try db.cachedStatement(
                 sql: """
                     INSERT OR REPLACE INTO import_error (job_id, row, column_name, value, reason, message)
                     VALUES (?,?,?,?,?,?)
                     """)
-            for (offset, record) in records.enumerated() {
-                let rowNumber = firstRow + Int64(offset)
-                let row = plan.read(record.fields, rowNumber: rowNumber, issue: record.issue)
+            for row in batch.rows {
                 if !row.errors.isEmpty {
                     counts.failed += 1
                     for error in row.errors {
@@ -156,7 +155,8 @@ extension ContactsStore {
                     continue
                 }
                 switch try Self.importRow(
-                    db, row, orgID: job.orgID, jobID: job.id, proofJSON: proof, actorJSON: actorJSON, now: now)
+                    db, statements, row, orgID: job.orgID, jobID: job.id, proofJSON: proof, actorJSON: actorJSON,
+                    now: now)
                 {
                 case .created: counts.created += 1
                 case .updated: counts.updated += 1
@@ -169,8 +169,8 @@ extension ContactsStore {
                     unchanged = unchanged + ?, failed = failed + ?, resume_offset = ? WHERE id = ?
                     """,
                 arguments: [
-                    firstRow + Int64(records.count) - 1, counts.created, counts.updated, counts.unchanged,
-                    counts.failed, Int64(records.last?.endOffset ?? 0), job.id,
+                    batch.lastRow, counts.created, counts.updated, counts.unchanged, counts.failed,
+                    Int64(batch.endOffset), job.id,
                 ])
         }
     }
@@ -178,15 +178,12 @@ extension ContactsStore {
     enum RowOutcome { case created, updated, unchanged }
 
     private static func importRow(
-        _ db: Database, _ row: ImportPlan.Row, orgID: String, jobID: String, proofJSON: String, actorJSON: String,
-        now: Millis
+        _ db: Database, _ statements: ImportStatements, _ row: ImportPlan.Row, orgID: String, jobID: String,
+        proofJSON: String, actorJSON: String, now: Millis
     ) throws -> RowOutcome {
-        var existing: ContactRecord?
-        if let phone = row.phone { existing = try ContactRecord.find(db, orgID: orgID, phone: phone) }
-        if existing == nil, let waUserID = row.waUserID {
-            existing = try ContactRecord.find(db, orgID: orgID, waUserID: waUserID)
-        }
-        guard var record = existing else {
+        guard let existingID = try statements.contactID(orgID: orgID, phone: row.phone, waUserID: row.waUserID),
+            var record = try ContactRecord.find(db, orgID: orgID, id: existingID)
+        else {
             var record = ContactRecord(id: Identifier.make(), orgID: orgID, now: now)
             record.phone = row.phone
             record.waUserID = row.waUserID
@@ -199,13 +196,14 @@ extension ContactsStore {
                 record.optedIn = true
                 record.optInSource = ConsentSource.csvImport.rawValue
                 record.optInProof = proofJSON
-                try appendImportConsent(db, record, proofJSON: proofJSON, now: now)
+                try statements.optIn(
+                    id: Identifier.make(), orgID: orgID, contactID: record.id, proof: proofJSON, at: now)
             }
-            try record.insert(db)
-            try record.addTags(db, row.tags)
-            try record.appendAudit(
-                db, action: "imported", actor: actorJSON,
-                changes: "{\"created\":true,\"importJobId\":\"\(jobID)\"}", now: now)
+            try statements.insert(record)
+            try statements.insertTags(row.tags, contactID: record.id, orgID: orgID)
+            try statements.audit(
+                id: Identifier.make(), orgID: orgID, contactID: record.id, action: "imported", actor: actorJSON, at: now,
+                changes: "{\"created\":true,\"importJobId\":\"\(jobID)\"}")
             return .created
         }
         let original = record
