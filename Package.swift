@@ -21,6 +21,8 @@ let metrics = Target.Dependency.product(name: "Metrics", package: "swift-metrics
 let prometheus = Target.Dependency.product(name: "Prometheus", package: "swift-prometheus")
 let hummingbird = Target.Dependency.product(name: "Hummingbird", package: "hummingbird")
 let hummingbirdTesting = Target.Dependency.product(name: "HummingbirdTesting", package: "hummingbird")
+let nioPosix = Target.Dependency.product(name: "NIOPosix", package: "swift-nio")
+let nioCore = Target.Dependency.product(name: "NIOCore", package: "swift-nio")
 let crypto = Target.Dependency.product(name: "Crypto", package: "swift-crypto")
 
 let package = Package(
@@ -46,6 +48,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // Generated protobuf messages and gRPC stubs for every contract in Protos/ (committed, never edited).
@@ -58,7 +61,7 @@ let package = Package(
         .target(
             name: "ServiceKit",
             dependencies: [
-                "SwitchboardProtos", grpcCore, grpcNIO, grpcProtobuf, protobuf, lifecycle, unixSignals, logging, metrics, grdb,
+                "SwitchboardProtos", grpcCore, grpcNIO, grpcProtobuf, protobuf, lifecycle, unixSignals, logging, metrics, grdb, nioCore, nioPosix,
             ],
             path: "Shared/ServiceKit",
             swiftSettings: upcoming

@@ -1,17 +1,22 @@
 import Foundation
+import NIOCore
+import NIOPosix
 public import Logging
 public import ServiceLifecycle
 import UnixSignals
 
 /// The common entry point of a service executable: logging bootstrap, signal handling, ordered services.
 public enum ProcessRunner {
+    /// Makes SwiftNIO's event loops Swift Concurrency's global executor, so an RPC or HTTP request does not hop
+    /// between NIO's threads and the cooperative pool at every await. Call first thing in `main`.
+    public static func runTasksOnEventLoops() {
+        _ = NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+    }
+
     /// Bootstraps swift-log once per process (executables only, never libraries or tests).
     public static func bootstrapLogging(level: String) {
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardOutput(label: label)
-            handler.logLevel = Logger.Level(rawValue: level.lowercased()) ?? .info
-            return handler
-        }
+        let level = Logger.Level(rawValue: level.lowercased()) ?? .info
+        LoggingSystem.bootstrap { label in ConsoleLogHandler(label: label, level: level) }
     }
 
     /// Runs the services in order until SIGTERM/SIGINT, then shuts them down in reverse order.

@@ -17,8 +17,32 @@ public enum RFC3339 {
         var parts = tm()
         var copy = seconds
         gmtime_r(&copy, &parts)
-        return String(
-            format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1,
-            Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), Int(millis % 1000))
+        var text: [UInt8] = []
+        text.reserveCapacity(24)
+        func put(_ value: Int, width: Int) {
+            var divisor = 1
+            for _ in 1..<width { divisor *= 10 }
+            var rest = value
+            while divisor > 0 {
+                text.append(UInt8(ascii: "0") + UInt8(rest / divisor))
+                rest %= divisor
+                divisor /= 10
+            }
+        }
+        put(Int(parts.tm_year) + 1900, width: 4)
+        text.append(UInt8(ascii: "-"))
+        put(Int(parts.tm_mon) + 1, width: 2)
+        text.append(UInt8(ascii: "-"))
+        put(Int(parts.tm_mday), width: 2)
+        text.append(UInt8(ascii: "T"))
+        put(Int(parts.tm_hour), width: 2)
+        text.append(UInt8(ascii: ":"))
+        put(Int(parts.tm_min), width: 2)
+        text.append(UInt8(ascii: ":"))
+        put(Int(parts.tm_sec), width: 2)
+        text.append(UInt8(ascii: "."))
+        put(Int(millis % 1000), width: 3)
+        text.append(UInt8(ascii: "Z"))
+        return String(decoding: text, as: UTF8.self)
     }
 }

@@ -1,5 +1,6 @@
 public import GRPCCore
 import Metrics
+import Synchronization
 public import ServiceKit
 
 /// How every typed client calls: a deadline on each call, the internal token and request id in metadata,
@@ -79,7 +80,23 @@ public struct RPCCaller: Sendable {
     private func record(_ method: String, code: String, since start: ContinuousClock.Instant) {
         let elapsed = ContinuousClock.now - start
         let nanos = elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
-        Timer(label: "switchboard_rpc_client_duration_seconds", dimensions: [("method", method), ("code", code)])
-            .recordNanoseconds(nanos)
+        RPCTimers.timer(method: method, code: code).recordNanoseconds(nanos)
+    }
+}
+
+/// One histogram per (method, status) made once: asking the metrics factory on every call costs a registry
+/// lookup under a lock.
+enum RPCTimers {
+    private static let timers = Mutex<[String: Timer]>([:])
+
+    static func timer(method: String, code: String) -> Timer {
+        let key = method + "/" + code
+        return timers.withLock { timers in
+            if let timer = timers[key] { return timer }
+            let timer = Timer(
+                label: "switchboard_rpc_client_duration_seconds", dimensions: [("method", method), ("code", code)])
+            timers[key] = timer
+            return timer
+        }
     }
 }

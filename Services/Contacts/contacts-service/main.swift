@@ -3,6 +3,7 @@ import ContactsService
 import Logging
 import ServiceKit
 
+ProcessRunner.runTasksOnEventLoops()
 let config = ConfigReader()
 ProcessRunner.bootstrapLogging(level: config.string("SWITCHBOARD_LOG_LEVEL", default: "info"))
 let logger = Logger(label: "switchboard.contacts")

@@ -6,6 +6,7 @@ import Metrics
 import Prometheus
 import ServiceKit
 
+ProcessRunner.runTasksOnEventLoops()
 let config = ConfigReader()
 ProcessRunner.bootstrapLogging(level: config.string("SWITCHBOARD_LOG_LEVEL", default: "info"))
 let registry = PrometheusCollectorRegistry()

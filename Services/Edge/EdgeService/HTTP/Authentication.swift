@@ -1,3 +1,4 @@
+import ContactsKit
 import Foundation
 public import Hummingbird
 import ServiceKit
@@ -17,7 +18,7 @@ public final class APIKeyAuthenticator: Sendable {
         guard let header = request.headers[.authorization] else { return nil }
         let parts = header.split(separator: " ", maxSplits: 1)
         guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
-        let token = parts[1].trimmingCharacters(in: .whitespaces)
+        let token = parts[1].trimmed
         return token.isEmpty || token.count > 200 ? nil : token
     }
 
