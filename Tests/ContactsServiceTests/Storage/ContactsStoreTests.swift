@@ -48,6 +48,14 @@ struct ContactsStoreTests {
         #expect(page.items.count == 1)
     }
 
+    @Test func aKnownWhatsAppUserIDIsAConflictOnThatField() async throws {
+        let (first, _) = try await create(ContactInput(whatsappUserID: "US.13491208655302741918", whatsappUsername: "jo"))
+        #expect(first.phone == nil && first.whatsappUserID == "US.13491208655302741918")
+        await #expect(throws: ContactsFailure.exists(first.id, field: "whatsappUserId")) {
+            _ = try await create(ContactInput(whatsappUserID: "US.13491208655302741918"))
+        }
+    }
+
     @Test func badInputChangesNothing() async throws {
         for input in [
             ContactInput(phone: "12345"), ContactInput(phone: "+1", name: "x"),

@@ -42,14 +42,14 @@ extension ContactsStore {
         return try await writer.write { db in
             let now = Millis.now()
             var existing: ContactRecord?
+            var matchedField = "phone"
             if let phone = fields.phone ?? nil { existing = try ContactRecord.find(db, orgID: orgID, phone: phone) }
             if existing == nil, let waUserID = fields.waUserID ?? nil {
                 existing = try ContactRecord.find(db, orgID: orgID, waUserID: waUserID)
+                matchedField = "whatsappUserId"
             }
             if let existing {
-                guard upsert else {
-                    throw ContactsFailure.exists(existing.id, field: existing.phone == (fields.phone ?? nil) ? "phone" : "whatsappUserId")
-                }
+                guard upsert else { throw ContactsFailure.exists(existing.id, field: matchedField) }
                 let contact = try Self.apply(
                     db, fields, to: existing, mergeTags: true, actor: actor, actorJSON: actorJSON,
                     consentSource: consentSource, now: now)
