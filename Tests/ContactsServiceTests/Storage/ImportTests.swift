@@ -130,3 +130,29 @@ struct ImportTests {
         #expect(try await store.contacts(orgID: org, query: ContactQuery(text: "+16660011999")).items.count == 1)
     }
 }
+
+@Suite("Import limits")
+struct ImportLimitTests {
+    let directory = NSTemporaryDirectory() + "switchboard-limits-\(UUID().uuidString)"
+
+    @Test func anUploadOverTheByteLimitIsRefusedAndDiscarded() throws {
+        let files = try ImportFiles(directory: directory)
+        let writer = try ImportFiles.Writer(path: files.path(for: "big"), maxBytes: 10)
+        try writer.write(Array("phone\n".utf8))
+        #expect(throws: ServiceFailure.invalid("payload_too_large", "an import file may be at most 100 MB", field: "file")) {
+            try writer.write(Array("+15550001111\n".utf8))
+        }
+        writer.discard()
+        #expect(!FileManager.default.fileExists(atPath: files.path(for: "big")))
+    }
+
+    @Test func aFileOverTheRowLimitIsRefusedAtPreview() throws {
+        let files = try ImportFiles(directory: directory)
+        let path = files.path(for: "rows")
+        try Data("phone\n+15550000001\n+15550000002\n+15550000003\n".utf8).write(to: URL(fileURLWithPath: path))
+        #expect(try ImportFiles.preview(path: path, maxRows: 3).rows == 3)
+        #expect(throws: ServiceFailure.self) { _ = try ImportFiles.preview(path: path, maxRows: 2) }
+        try Data().write(to: URL(fileURLWithPath: path))
+        #expect(throws: ServiceFailure.self) { _ = try ImportFiles.preview(path: path) }
+    }
+}

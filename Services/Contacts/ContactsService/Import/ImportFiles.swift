@@ -19,9 +19,11 @@ public struct ImportFiles: Sendable {
         let path: String
         private let descriptor: Int32
         private(set) var size: Int64 = 0
+        let maxBytes: Int64
 
-        init(path: String) throws {
+        init(path: String, maxBytes: Int64 = ImportLimits.maxBytes) throws {
             self.path = path
+            self.maxBytes = maxBytes
             descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
             guard descriptor >= 0 else {
                 throw ServiceFailure(.internalError, "storage_error", "cannot create the import file")
@@ -30,7 +32,7 @@ public struct ImportFiles: Sendable {
 
         func write(_ bytes: [UInt8]) throws {
             size += Int64(bytes.count)
-            guard size <= ImportLimits.maxBytes else {
+            guard size <= maxBytes else {
                 throw ServiceFailure(
                     .invalidArgument, "payload_too_large", "an import file may be at most 100 MB", field: "file")
             }
@@ -59,7 +61,9 @@ public struct ImportFiles: Sendable {
     }
 
     /// Reads the whole file once: headers, the first rows, the row count and a suggested mapping.
-    static func preview(path: String) throws -> (preview: ImportPreview, rows: Int64) {
+    static func preview(path: String, maxRows: Int64 = ImportLimits.maxRows) throws
+        -> (preview: ImportPreview, rows: Int64)
+    {
         var reader = try CSVFileReader(path: path)
         guard let header = try reader.next() else {
             throw ServiceFailure.invalid("empty_file", "the file has no header row", field: "file")
@@ -72,9 +76,9 @@ public struct ImportFiles: Sendable {
         var count: Int64 = 0
         while let record = try reader.next() {
             count += 1
-            guard count <= ImportLimits.maxRows else {
+            guard count <= maxRows else {
                 throw ServiceFailure.invalid(
-                    "too_many_rows", "an import file may have at most \(ImportLimits.maxRows) rows", field: "file")
+                    "too_many_rows", "an import file may have at most \(maxRows) rows", field: "file")
             }
             if rows.count < ImportLimits.previewRows { rows.append(record.fields) }
         }
