@@ -52,9 +52,16 @@ public struct RequestLoggingInterceptor: ServerInterceptor {
         return try await RequestContext.$requestID.withValue(requestID) {
             do {
                 let response = try await next(request, context)
-                logger.debug(
-                    "rpc", metadata: ["method": "\(method)", "request-id": "\(requestID ?? "-")",
-                                      "duration": "\(ContinuousClock.now - start)"])
+                // A handler's failure arrives as a rejected response rather than a thrown error.
+                if case .failure(let error) = response.accepted {
+                    logger.info(
+                        "rpc failed", metadata: ["method": "\(method)", "request-id": "\(requestID ?? "-")",
+                                                 "code": "\(error.code)", "error": "\(error.message)"])
+                } else {
+                    logger.debug(
+                        "rpc", metadata: ["method": "\(method)", "request-id": "\(requestID ?? "-")",
+                                          "duration": "\(ContinuousClock.now - start)"])
+                }
                 return response
             } catch {
                 logger.info(

@@ -158,6 +158,20 @@ def test_every_response_carries_a_request_id(cluster, org):
     assert failed.headers.get("X-Request-Id") == mine + "-bad"
 
 
+def test_the_request_id_reaches_the_service_that_handled_the_request(cluster, org):
+    """Edge passes X-Request-Id to the contacts service in RPC metadata; contacts logs it with a failed RPC."""
+    trace = unique("e2e-trace-")
+    r = org.post("/contacts", json={"phone": "12345"}, headers={"X-Request-Id": trace})
+    assert_error(r, 400, "invalid_phone")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        lines = [line for line in cluster.log_path.read_text(errors="replace").splitlines() if trace in line]
+        if lines:
+            break
+        time.sleep(0.2)
+    assert any(line.startswith("[contacts]") and f"request-id={trace}" in line for line in lines), lines
+
+
 # ---------------------------------------------------------------------------------------------------------
 # supervision (kept last: it takes a service down for a moment)
 
