@@ -41,6 +41,25 @@ public struct ContactsClient<Transport: ClientTransport>: Sendable {
             })
     }
 
+    /// Point reads of several contacts (of any orgs) in one call; nil where there is no such contact.
+    public func batchGet(_ keys: [(orgID: String, id: String)]) async throws(ServiceFailure) -> [Contact?] {
+        let request = Switchboard_Contacts_V1_BatchGetContactsRequest.with {
+            $0.items = keys.map { key in
+                .with {
+                    $0.orgID = key.orgID
+                    $0.id = key.id
+                }
+            }
+        }
+        let response = try await caller.call("BatchGetContacts", idempotent: true) { metadata, options in
+            try await client.batchGetContacts(request, metadata: metadata, options: options)
+        }
+        guard response.results.count == keys.count else {
+            throw ServiceFailure(.internalError, "internal_error", "batch answer does not match the request")
+        }
+        return response.results.map { $0.found ? Contact($0.contact) : nil }
+    }
+
     public func list(orgID: String, query: ContactQuery) async throws(ServiceFailure) -> Page<Contact> {
         let request = Switchboard_Contacts_V1_ListContactsRequest.with {
             $0.orgID = orgID

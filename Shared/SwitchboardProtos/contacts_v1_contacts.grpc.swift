@@ -49,6 +49,19 @@ public enum Switchboard_Contacts_V1_ContactsService: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "BatchGetContacts" metadata.
+        public enum BatchGetContacts: Sendable {
+            /// Request type for "BatchGetContacts".
+            public typealias Input = Switchboard_Contacts_V1_BatchGetContactsRequest
+            /// Response type for "BatchGetContacts".
+            public typealias Output = Switchboard_Contacts_V1_BatchGetContactsResponse
+            /// Descriptor for "BatchGetContacts".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "switchboard.contacts.v1.ContactsService"),
+                method: "BatchGetContacts",
+                type: .unary
+            )
+        }
         /// Namespace for "ListContacts" metadata.
         public enum ListContacts: Sendable {
             /// Request type for "ListContacts".
@@ -313,6 +326,7 @@ public enum Switchboard_Contacts_V1_ContactsService: Sendable {
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
             CreateContact.descriptor,
             GetContact.descriptor,
+            BatchGetContacts.descriptor,
             ListContacts.descriptor,
             UpdateContact.descriptor,
             DeleteContact.descriptor,
@@ -391,6 +405,25 @@ extension Switchboard_Contacts_V1_ContactsService {
             request: GRPCCore.StreamingServerRequest<Switchboard_Contacts_V1_GetContactRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Contacts_V1_Contact>
+
+        /// Handle the "BatchGetContacts" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Reads many contacts, possibly of several orgs, in one call and one read transaction: edge folds the
+        /// > GETs that arrive while a read is in flight into one of these.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Switchboard_Contacts_V1_BatchGetContactsRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Switchboard_Contacts_V1_BatchGetContactsResponse` messages.
+        func batchGetContacts(
+            request: GRPCCore.StreamingServerRequest<Switchboard_Contacts_V1_BatchGetContactsRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Contacts_V1_BatchGetContactsResponse>
 
         /// Handle the "ListContacts" method.
         ///
@@ -742,6 +775,25 @@ extension Switchboard_Contacts_V1_ContactsService {
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Switchboard_Contacts_V1_Contact>
 
+        /// Handle the "BatchGetContacts" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Reads many contacts, possibly of several orgs, in one call and one read transaction: edge folds the
+        /// > GETs that arrive while a read is in flight into one of these.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Contacts_V1_BatchGetContactsRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Switchboard_Contacts_V1_BatchGetContactsResponse` message.
+        func batchGetContacts(
+            request: GRPCCore.ServerRequest<Switchboard_Contacts_V1_BatchGetContactsRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Switchboard_Contacts_V1_BatchGetContactsResponse>
+
         /// Handle the "ListContacts" method.
         ///
         /// > Source IDL Documentation:
@@ -1090,6 +1142,25 @@ extension Switchboard_Contacts_V1_ContactsService {
             context: GRPCCore.ServerContext
         ) async throws -> Switchboard_Contacts_V1_Contact
 
+        /// Handle the "BatchGetContacts" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Reads many contacts, possibly of several orgs, in one call and one read transaction: edge folds the
+        /// > GETs that arrive while a read is in flight into one of these.
+        ///
+        /// - Parameters:
+        ///   - request: A `Switchboard_Contacts_V1_BatchGetContactsRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Switchboard_Contacts_V1_BatchGetContactsResponse` to respond with.
+        func batchGetContacts(
+            request: Switchboard_Contacts_V1_BatchGetContactsRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Switchboard_Contacts_V1_BatchGetContactsResponse
+
         /// Handle the "ListContacts" method.
         ///
         /// > Source IDL Documentation:
@@ -1427,6 +1498,17 @@ extension Switchboard_Contacts_V1_ContactsService.StreamingServiceProtocol {
             }
         )
         router.registerHandler(
+            forMethod: Switchboard_Contacts_V1_ContactsService.Method.BatchGetContacts.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Contacts_V1_BatchGetContactsRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Contacts_V1_BatchGetContactsResponse>(),
+            handler: { request, context in
+                try await self.batchGetContacts(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
             forMethod: Switchboard_Contacts_V1_ContactsService.Method.ListContacts.descriptor,
             deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Contacts_V1_ListContactsRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Contacts_V1_ListContactsResponse>(),
@@ -1668,6 +1750,17 @@ extension Switchboard_Contacts_V1_ContactsService.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Contacts_V1_Contact> {
         let response = try await self.getContact(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func batchGetContacts(
+        request: GRPCCore.StreamingServerRequest<Switchboard_Contacts_V1_BatchGetContactsRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Contacts_V1_BatchGetContactsResponse> {
+        let response = try await self.batchGetContacts(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -1917,6 +2010,19 @@ extension Switchboard_Contacts_V1_ContactsService.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Switchboard_Contacts_V1_Contact> {
         return GRPCCore.ServerResponse<Switchboard_Contacts_V1_Contact>(
             message: try await self.getContact(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func batchGetContacts(
+        request: GRPCCore.ServerRequest<Switchboard_Contacts_V1_BatchGetContactsRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Switchboard_Contacts_V1_BatchGetContactsResponse> {
+        return GRPCCore.ServerResponse<Switchboard_Contacts_V1_BatchGetContactsResponse>(
+            message: try await self.batchGetContacts(
                 request: request.message,
                 context: context
             ),
@@ -2235,6 +2341,30 @@ extension Switchboard_Contacts_V1_ContactsService {
             deserializer: some GRPCCore.MessageDeserializer<Switchboard_Contacts_V1_Contact>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Contacts_V1_Contact>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "BatchGetContacts" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Reads many contacts, possibly of several orgs, in one call and one read transaction: edge folds the
+        /// > GETs that arrive while a read is in flight into one of these.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Contacts_V1_BatchGetContactsRequest` message.
+        ///   - serializer: A serializer for `Switchboard_Contacts_V1_BatchGetContactsRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_Contacts_V1_BatchGetContactsResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func batchGetContacts<Result>(
+            request: GRPCCore.ClientRequest<Switchboard_Contacts_V1_BatchGetContactsRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_Contacts_V1_BatchGetContactsRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_Contacts_V1_BatchGetContactsResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Contacts_V1_BatchGetContactsResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
 
         /// Call the "ListContacts" method.
@@ -2720,6 +2850,41 @@ extension Switchboard_Contacts_V1_ContactsService {
             try await self.client.unary(
                 request: request,
                 descriptor: Switchboard_Contacts_V1_ContactsService.Method.GetContact.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "BatchGetContacts" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Reads many contacts, possibly of several orgs, in one call and one read transaction: edge folds the
+        /// > GETs that arrive while a read is in flight into one of these.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Contacts_V1_BatchGetContactsRequest` message.
+        ///   - serializer: A serializer for `Switchboard_Contacts_V1_BatchGetContactsRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_Contacts_V1_BatchGetContactsResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func batchGetContacts<Result>(
+            request: GRPCCore.ClientRequest<Switchboard_Contacts_V1_BatchGetContactsRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_Contacts_V1_BatchGetContactsRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_Contacts_V1_BatchGetContactsResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Contacts_V1_BatchGetContactsResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Switchboard_Contacts_V1_ContactsService.Method.BatchGetContacts.descriptor,
                 serializer: serializer,
                 deserializer: deserializer,
                 options: options,
@@ -3415,6 +3580,36 @@ extension Switchboard_Contacts_V1_ContactsService.ClientProtocol {
         )
     }
 
+    /// Call the "BatchGetContacts" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Reads many contacts, possibly of several orgs, in one call and one read transaction: edge folds the
+    /// > GETs that arrive while a read is in flight into one of these.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Switchboard_Contacts_V1_BatchGetContactsRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func batchGetContacts<Result>(
+        request: GRPCCore.ClientRequest<Switchboard_Contacts_V1_BatchGetContactsRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Contacts_V1_BatchGetContactsResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.batchGetContacts(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Contacts_V1_BatchGetContactsRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Contacts_V1_BatchGetContactsResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
     /// Call the "ListContacts" method.
     ///
     /// > Source IDL Documentation:
@@ -4004,6 +4199,40 @@ extension Switchboard_Contacts_V1_ContactsService.ClientProtocol {
             metadata: metadata
         )
         return try await self.getContact(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "BatchGetContacts" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Reads many contacts, possibly of several orgs, in one call and one read transaction: edge folds the
+    /// > GETs that arrive while a read is in flight into one of these.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func batchGetContacts<Result>(
+        _ message: Switchboard_Contacts_V1_BatchGetContactsRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Contacts_V1_BatchGetContactsResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Switchboard_Contacts_V1_BatchGetContactsRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.batchGetContacts(
             request: request,
             options: options,
             onResponse: handleResponse

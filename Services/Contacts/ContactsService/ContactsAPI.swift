@@ -38,6 +38,24 @@ public struct ContactsAPI: Switchboard_Contacts_V1_ContactsService.SimpleService
         .init(try store.contact(orgID: try requireOrg(request.orgID), id: request.id))
     }
 
+    public func batchGetContacts(
+        request: Switchboard_Contacts_V1_BatchGetContactsRequest, context: ServerContext
+    ) async throws -> Switchboard_Contacts_V1_BatchGetContactsResponse {
+        guard request.items.count <= 1000 else {
+            throw ServiceFailure.invalid("too_many_items", "at most 1000 contacts per batch", field: "items")
+        }
+        let keys = try request.items.map { item throws(ServiceFailure) in (orgID: try requireOrg(item.orgID), id: item.id) }
+        let contacts = try store.contacts(keys)
+        return .with {
+            $0.results = contacts.map { contact in
+                .with {
+                    $0.found = contact != nil
+                    if let contact { $0.contact = .init(contact) }
+                }
+            }
+        }
+    }
+
     public func listContacts(
         request: Switchboard_Contacts_V1_ListContactsRequest, context: ServerContext
     ) async throws -> Switchboard_Contacts_V1_ListContactsResponse {

@@ -41,8 +41,9 @@ public func buildEdgeRouter(
     prometheus: PrometheusCollectorRegistry?, logger: Logger
 ) -> Router<EdgeRequestContext> {
     let caller = RPCCaller(token: token)
+    let contacts = ContactsClient(connections.contacts, caller: caller)
     let deps = EdgeDependencies(
-        contacts: ContactsClient(connections.contacts, caller: caller), store: store,
+        contacts: contacts, contactReader: ContactReader(client: contacts), store: store,
         authenticator: APIKeyAuthenticator(store: store),
         health: connections.all.map { ($0.0, HealthClient($0.1)) })
     let router = Router(context: EdgeRequestContext.self)

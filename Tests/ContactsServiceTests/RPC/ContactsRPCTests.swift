@@ -54,6 +54,52 @@ struct ContactsRPCTests {
         }
     }
 
+    @Test func batchReadsKeepOrderAndOrgBoundaries() async throws {
+        try await withContacts { client in
+            let a = try await client.create(
+                orgID: "o1", input: ContactInput(phone: "+15550000001"), upsert: false, actor: actor)
+            let b = try await client.create(
+                orgID: "o2", input: ContactInput(phone: "+15550000002"), upsert: false, actor: actor)
+            let found = try await client.batchGet([
+                ("o2", b.contact.id), ("o1", a.contact.id), ("o1", b.contact.id), ("o1", "nope"),
+            ])
+            #expect(found.map { $0?.id } == [b.contact.id, a.contact.id, nil, nil])
+        }
+    }
+
+    @Test func concurrentReadsAreFoldedAndEachGetsItsOwnAnswer() async throws {
+        try await withContacts { client in
+            var ids: [String] = []
+            for index in 0..<40 {
+                ids.append(
+                    try await client.create(
+                        orgID: "o1", input: ContactInput(phone: "+1555100\(String(format: "%04d", index))"),
+                        upsert: false, actor: actor
+                    ).contact.id)
+            }
+            let reader = ContactReader(client: client, maxBatch: 8)
+            let expected = ids
+            try await withThrowingTaskGroup(of: (Int, String?).self) { group in
+                for round in 0..<5 {
+                    for (index, id) in expected.enumerated() {
+                        group.addTask {
+                            let org = (index + round).isMultiple(of: 7) ? "other-org" : "o1"
+                            do {
+                                return (index, try await reader.get(orgID: org, id: id).id + "@" + org)
+                            } catch let error as ServiceFailure {
+                                #expect(org == "other-org" && error.reason == "contact_not_found")
+                                return (index, nil)
+                            }
+                        }
+                    }
+                }
+                for try await (index, answer) in group {
+                    if let answer { #expect(answer == expected[index] + "@o1") }
+                }
+            }
+        }
+    }
+
     @Test func failuresKeepTheirReasonFieldAndDetails() async throws {
         try await withContacts { client in
             do {

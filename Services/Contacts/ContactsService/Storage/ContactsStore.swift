@@ -30,6 +30,16 @@ public final class ContactsStore: Sendable {
         try writer.read { db in try Self.loadContact(db, orgID: orgID, id: id) }
     }
 
+    /// Many point reads in one read transaction; nil where the org has no such contact.
+    public func contacts(_ keys: [(orgID: String, id: String)]) throws -> [Contact?] {
+        try writer.read { db in
+            try keys.map { key in
+                guard let record = try ContactRecord.find(db, orgID: key.orgID, id: key.id) else { return nil }
+                return record.contact(tags: try ContactRecord.tags(db, contactID: key.id))
+            }
+        }
+    }
+
     static func loadContact(_ db: Database, orgID: String, id: String) throws -> Contact {
         guard let record = try ContactRecord.find(db, orgID: orgID, id: id) else { throw ContactsFailure.contactNotFound }
         return record.contact(tags: try ContactRecord.tags(db, contactID: id))

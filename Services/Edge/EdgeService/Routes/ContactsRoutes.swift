@@ -103,7 +103,7 @@ struct ContactsRoutes {
 
     @Sendable func get(_ request: Request, _ context: EdgeRequestContext) async throws -> Response {
         let caller = try context.requireCaller()
-        let contact = try await deps.contacts.get(orgID: caller.orgID, id: try context.id(notFound: "contact"))
+        let contact = try await deps.contactReader.get(orgID: caller.orgID, id: try context.id(notFound: "contact"))
         return .json(Render.contact(contact))
     }
 
