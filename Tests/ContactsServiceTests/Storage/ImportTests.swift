@@ -51,6 +51,20 @@ struct ImportTests {
         #expect(john.optInProof?.importJobID == job.id)
         let jane = try await store.contacts(orgID: org, query: ContactQuery(text: "jane")).items[0]
         #expect(!jane.optedIn && jane.email == nil)
+
+        // The creation by the import is in the contact's audit trail, with the job's actor, and outlives deletion.
+        let trail = try await store.audit(orgID: org, contactID: john.id, cursor: nil, limit: 50).items
+        #expect(trail.map(\.action) == ["imported"])
+        #expect(trail[0].actor == Actor(kind: "api_key", id: "k", name: "admin"))
+        #expect(trail[0].changesJSON.contains(job.id) && trail[0].at == john.createdAt)
+        _ = try await store.addTags(orgID: org, contactID: john.id, tags: ["later"], actor: .system)
+        let firstPage = try await store.audit(orgID: org, contactID: john.id, cursor: nil, limit: 1)
+        #expect(firstPage.items.map(\.action) == ["tags_added"] && firstPage.nextCursor != nil)
+        let secondPage = try await store.audit(orgID: org, contactID: john.id, cursor: firstPage.nextCursor, limit: 1)
+        #expect(secondPage.items.map(\.action) == ["imported"] && secondPage.nextCursor == nil)
+        try await store.delete(orgID: org, id: john.id, actor: .system)
+        let afterDelete = try await store.audit(orgID: org, contactID: john.id, cursor: nil, limit: 50).items
+        #expect(afterDelete.map(\.action) == ["deleted", "tags_added", "imported"])
     }
 
     @Test func duplicatesMergeBadRowsFailAloneAndReimportIsUnchanged() async throws {

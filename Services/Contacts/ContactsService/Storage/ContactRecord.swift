@@ -16,11 +16,14 @@ struct ContactRecord: Sendable, Equatable {
     var optedIn: Bool
     var optInSource: String?
     var optInProof: String?
+    /// The import job that created this contact. Its creation is then not a row of `audit_entry` (a million-row
+    /// import would write a million of them); the audit list derives it, and deletion writes it out.
+    var createdByImport: String?
     var createdAt: Millis
     var updatedAt: Millis
 
     static let columns =
-        "id, org_id, phone, wa_user_id, wa_username, name, email, attributes, opted_in, opt_in_source, opt_in_proof, created_at, updated_at"
+        "id, org_id, phone, wa_user_id, wa_username, name, email, attributes, opted_in, opt_in_source, opt_in_proof, created_at, updated_at, created_by_import"
 
     init(id: String, orgID: String, now: Millis) {
         self.id = id
@@ -45,6 +48,7 @@ struct ContactRecord: Sendable, Equatable {
         optInProof = row[10]
         createdAt = row[11]
         updatedAt = row[12]
+        createdByImport = row[13]
     }
 
     /// Lower-cased text that list searches match fragments against.
@@ -82,10 +86,10 @@ struct ContactRecord: Sendable, Equatable {
 
     func insert(_ db: Database) throws {
         let statement = try db.cachedStatement(
-            sql: "INSERT INTO contact (\(Self.columns), search) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+            sql: "INSERT INTO contact (\(Self.columns), search) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
         try statement.execute(arguments: [
             id, orgID, phone, waUserID, waUsername, name, email, attributes, optedIn, optInSource, optInProof,
-            createdAt, updatedAt, searchText,
+            createdAt, updatedAt, createdByImport, searchText,
         ])
     }
 
@@ -144,10 +148,13 @@ struct ContactRecord: Sendable, Equatable {
         self.optInProof = proofJSON
     }
 
-    func appendAudit(_ db: Database, action: String, actor: String, changes: String, now: Millis) throws {
+    func appendAudit(
+        _ db: Database, id entryID: String = Identifier.make(), action: String, actor: String, changes: String,
+        now: Millis
+    ) throws {
         let statement = try db.cachedStatement(
             sql: "INSERT INTO audit_entry (id, org_id, contact_id, action, actor, at, changes) VALUES (?,?,?,?,?,?,?)")
-        try statement.execute(arguments: [Identifier.make(), orgID, id, action, actor, now, changes])
+        try statement.execute(arguments: [entryID, orgID, id, action, actor, now, changes])
     }
 }
 

@@ -20,6 +20,7 @@ enum ContactsMigrations {
                         opt_in_source TEXT,
                         opt_in_proof TEXT,
                         search TEXT NOT NULL DEFAULT '',
+                        created_by_import TEXT,
                         created_at INTEGER NOT NULL,
                         updated_at INTEGER NOT NULL
                     );

@@ -185,6 +185,7 @@ extension ContactsStore {
             var record = try ContactRecord.find(db, orgID: orgID, id: existingID)
         else {
             var record = ContactRecord(id: Identifier.make(), orgID: orgID, now: now)
+            record.createdByImport = jobID
             record.phone = row.phone
             record.waUserID = row.waUserID
             record.name = row.name
@@ -201,9 +202,6 @@ extension ContactsStore {
             }
             try statements.insert(record)
             try statements.insertTags(row.tags, contactID: record.id, orgID: orgID)
-            try statements.audit(
-                id: Identifier.make(), orgID: orgID, contactID: record.id, action: "imported", actor: actorJSON, at: now,
-                changes: "{\"created\":true,\"importJobId\":\"\(jobID)\"}")
             return .created
         }
         let original = record

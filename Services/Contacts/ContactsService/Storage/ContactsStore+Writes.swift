@@ -189,6 +189,12 @@ extension ContactsStore {
             guard let record = try ContactRecord.find(db, orgID: orgID, id: id) else {
                 throw ContactsFailure.contactNotFound
             }
+            // The derived creation entry outlives the contact: write it out before the row goes.
+            if let creation = try Self.importCreation(db, record) {
+                try record.appendAudit(
+                    db, id: creation.id, action: creation.action, actor: JSONCoding.encode(creation.actor),
+                    changes: creation.changesJSON, now: creation.at)
+            }
             try db.execute(sql: "DELETE FROM contact_tag WHERE contact_id = ?", arguments: [id])
             try db.execute(sql: "DELETE FROM contact WHERE org_id = ? AND id = ?", arguments: [orgID, id])
             let snapshot: [String: Any] = ["phone": record.phone as Any, "name": record.name as Any]

@@ -88,6 +88,17 @@ public final class ContactsStore: Sendable {
         }
     }
 
+    /// The `imported` audit entry of a contact an import created: the job's actor, the contact's creation time,
+    /// and the contact's own id as the entry id, so it sorts before every later entry.
+    static func importCreation(_ db: Database, _ contact: ContactRecord) throws -> AuditEntry? {
+        guard let jobID = contact.createdByImport else { return nil }
+        let actor = try String.fetchOne(db, sql: "SELECT actor FROM import_job WHERE id = ?", arguments: [jobID])
+        return AuditEntry(
+            id: contact.id, contactID: contact.id, action: "imported",
+            actor: actor.flatMap { JSONCoding.decode(Actor.self, $0) } ?? .system, at: contact.createdAt,
+            changesJSON: "{\"created\":true,\"importJobId\":\"\(jobID)\"}")
+    }
+
     /// The id a single-part keyset cursor points after.
     static func cursorID(_ cursor: String?) throws(ServiceFailure) -> String? {
         guard let cursor else { return nil }
@@ -138,7 +149,7 @@ public final class ContactsStore: Sendable {
     public func audit(orgID: String, contactID: String, cursor: String?, limit: Int) async throws -> Page<AuditEntry> {
         let after = try Self.cursorID(cursor)
         return try await writer.read { db in
-            var rows = try Row.fetchAll(
+            var rows: [AuditEntry] = try Row.fetchAll(
                 db,
                 sql: """
                     SELECT id, contact_id, action, actor, at, changes FROM audit_entry
@@ -149,8 +160,13 @@ public final class ContactsStore: Sendable {
                     id: row[0], contactID: row[1], action: row[2],
                     actor: JSONCoding.decode(Actor.self, row[3]) ?? .system, at: row[4], changesJSON: row[5])
             }
-            if rows.isEmpty, after == nil, try ContactRecord.find(db, orgID: orgID, id: contactID) == nil {
-                throw ContactsFailure.contactNotFound
+            let contact = try ContactRecord.find(db, orgID: orgID, id: contactID)
+            if rows.isEmpty, after == nil, contact == nil { throw ContactsFailure.contactNotFound }
+            // A contact created by an import has its creation derived (its id sorts before every later entry).
+            if rows.count <= limit, let contact, after.map({ contact.id < $0 }) ?? true,
+                let creation = try Self.importCreation(db, contact)
+            {
+                rows.append(creation)
             }
             var next: String?
             if rows.count > limit {

@@ -11,7 +11,6 @@ struct ImportStatements {
     private let findByUserID: Statement
     private let insertContact: Statement
     private let insertTag: Statement
-    private let insertAudit: Statement
     private let insertConsent: Statement
 
     init(_ db: Database) throws {
@@ -19,11 +18,9 @@ struct ImportStatements {
         findByPhone = try db.makeStatement(sql: "SELECT id FROM contact WHERE org_id = ? AND phone = ?")
         findByUserID = try db.makeStatement(sql: "SELECT id FROM contact WHERE org_id = ? AND wa_user_id = ?")
         insertContact = try db.makeStatement(
-            sql: "INSERT INTO contact (\(ContactRecord.columns), search) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+            sql: "INSERT INTO contact (\(ContactRecord.columns), search) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
         insertTag = try db.makeStatement(
             sql: "INSERT OR IGNORE INTO contact_tag (contact_id, org_id, tag) VALUES (?, ?, ?)")
-        insertAudit = try db.makeStatement(
-            sql: "INSERT INTO audit_entry (id, org_id, contact_id, action, actor, at, changes) VALUES (?,?,?,?,?,?,?)")
         insertConsent = try db.makeStatement(
             sql: """
                 INSERT INTO consent_entry (id, org_id, contact_id, opted_in, source, proof, recorded_at)
@@ -53,7 +50,8 @@ struct ImportStatements {
             bind(handle, 11, record.optInProof)
             sqlite3_bind_int64(handle, 12, record.createdAt)
             sqlite3_bind_int64(handle, 13, record.updatedAt)
-            bind(handle, 14, record.searchText)
+            bind(handle, 14, record.createdByImport)
+            bind(handle, 15, record.searchText)
         }
     }
 
@@ -64,20 +62,6 @@ struct ImportStatements {
                 bind(handle, 2, orgID)
                 bind(handle, 3, tag)
             }
-        }
-    }
-
-    func audit(id: String, orgID: String, contactID: String, action: String, actor: String, at: Int64, changes: String)
-        throws
-    {
-        try run(insertAudit) { handle in
-            bind(handle, 1, id)
-            bind(handle, 2, orgID)
-            bind(handle, 3, contactID)
-            bind(handle, 4, action)
-            bind(handle, 5, actor)
-            sqlite3_bind_int64(handle, 6, at)
-            bind(handle, 7, changes)
         }
     }
 
