@@ -107,6 +107,20 @@ struct ImportTests {
         await #expect(throws: ServiceFailure.self) { _ = try await store.confirmImport(orgID: org, id: job.id, mapping: []) }
     }
 
+    @Test func anExistingContactIsOptedInByTheImportWithTheJobAsProof() async throws {
+        let existing = try await store.create(
+            orgID: org, input: ContactInput(phone: "+15550009999", name: "Kim"), upsert: false, actor: .system,
+            consentSource: "api")
+        #expect(!existing.contact.optedIn)
+        let job = try await upload("phone,optedIn\n+15550009999,true\n")
+        let done = try await run(job)
+        #expect((done.created, done.updated) == (0, 1))
+        let kim = try store.contact(orgID: org, id: existing.contact.id)
+        #expect(kim.optedIn && kim.optInSource == "csv_import" && kim.optInProof?.importJobID == job.id)
+        let ledger = try await store.consentLedger(orgID: org, contactID: kim.id)
+        #expect(ledger.map(\.source) == ["csv_import"] && ledger[0].proof.importJobID == job.id)
+    }
+
     @Test func mappingsAreValidated() async throws {
         let job = try await upload("a,b\n1,2\n")
         for mapping in [

@@ -233,7 +233,7 @@ extension ContactsStore {
             record.optedIn = true
             record.optInSource = ConsentSource.csvImport.rawValue
             record.optInProof = proofJSON
-            try appendImportConsent(db, record, proofJSON: proofJSON, now: now)
+            try statements.optIn(id: Identifier.make(), orgID: orgID, contactID: record.id, proof: proofJSON, at: now)
             changed.append("optedIn")
         }
         guard !changed.isEmpty else { return .unchanged }
@@ -243,16 +243,5 @@ extension ContactsStore {
             db, action: "imported", actor: actorJSON,
             changes: ContactRules.json(["importJobId": jobID, "fields": changed]), now: now)
         return .updated
-    }
-
-    private static func appendImportConsent(_ db: Database, _ record: ContactRecord, proofJSON: String, now: Millis)
-        throws
-    {
-        let statement = try db.cachedStatement(
-            sql: """
-                INSERT INTO consent_entry (id, org_id, contact_id, opted_in, source, proof, recorded_at)
-                VALUES (?, ?, ?, 1, 'csv_import', ?, ?)
-                """)
-        try statement.execute(arguments: [Identifier.make(), record.orgID, record.id, proofJSON, now])
     }
 }

@@ -64,7 +64,7 @@ struct JSONObject {
         switch pairs[key] {
         case nil: return nil
         case .null?: return .object([])
-        case let value? where { if case .object = value { return true } else { return false } }(): return value
+        case .object(let pairs)?: return .object(pairs)
         default: throw wrongType(key, "an object")
         }
     }
