@@ -257,6 +257,19 @@ public enum Switchboard_Contacts_V1_ContactsService: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "ResolveInbound" metadata.
+        public enum ResolveInbound: Sendable {
+            /// Request type for "ResolveInbound".
+            public typealias Input = Switchboard_Contacts_V1_ResolveInboundRequest
+            /// Response type for "ResolveInbound".
+            public typealias Output = Switchboard_Contacts_V1_ResolveInboundResponse
+            /// Descriptor for "ResolveInbound".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "switchboard.contacts.v1.ContactsService"),
+                method: "ResolveInbound",
+                type: .unary
+            )
+        }
         /// Namespace for "UploadImport" metadata.
         public enum UploadImport: Sendable {
             /// Request type for "UploadImport".
@@ -342,6 +355,7 @@ public enum Switchboard_Contacts_V1_ContactsService: Sendable {
             DeleteRule.descriptor,
             EvaluateRules.descriptor,
             ListAudit.descriptor,
+            ResolveInbound.descriptor,
             UploadImport.descriptor,
             GetImport.descriptor,
             ListImports.descriptor,
@@ -654,6 +668,26 @@ extension Switchboard_Contacts_V1_ContactsService {
             request: GRPCCore.StreamingServerRequest<Switchboard_Contacts_V1_ListAuditRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Contacts_V1_ListAuditResponse>
+
+        /// Handle the "ResolveInbound" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Finds or creates the sender of an inbound message and applies what the message means for the contact:
+        /// > first-message opt-in, STOP/START keywords, auto-tag rules, Click-to-WhatsApp attribution. Idempotent per
+        /// > message id, so a redelivered message changes nothing twice.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Switchboard_Contacts_V1_ResolveInboundRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Switchboard_Contacts_V1_ResolveInboundResponse` messages.
+        func resolveInbound(
+            request: GRPCCore.StreamingServerRequest<Switchboard_Contacts_V1_ResolveInboundRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Contacts_V1_ResolveInboundResponse>
 
         /// Handle the "UploadImport" method.
         ///
@@ -1024,6 +1058,26 @@ extension Switchboard_Contacts_V1_ContactsService {
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Switchboard_Contacts_V1_ListAuditResponse>
 
+        /// Handle the "ResolveInbound" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Finds or creates the sender of an inbound message and applies what the message means for the contact:
+        /// > first-message opt-in, STOP/START keywords, auto-tag rules, Click-to-WhatsApp attribution. Idempotent per
+        /// > message id, so a redelivered message changes nothing twice.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Contacts_V1_ResolveInboundRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Switchboard_Contacts_V1_ResolveInboundResponse` message.
+        func resolveInbound(
+            request: GRPCCore.ServerRequest<Switchboard_Contacts_V1_ResolveInboundRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Switchboard_Contacts_V1_ResolveInboundResponse>
+
         /// Handle the "UploadImport" method.
         ///
         /// > Source IDL Documentation:
@@ -1391,6 +1445,26 @@ extension Switchboard_Contacts_V1_ContactsService {
             context: GRPCCore.ServerContext
         ) async throws -> Switchboard_Contacts_V1_ListAuditResponse
 
+        /// Handle the "ResolveInbound" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Finds or creates the sender of an inbound message and applies what the message means for the contact:
+        /// > first-message opt-in, STOP/START keywords, auto-tag rules, Click-to-WhatsApp attribution. Idempotent per
+        /// > message id, so a redelivered message changes nothing twice.
+        ///
+        /// - Parameters:
+        ///   - request: A `Switchboard_Contacts_V1_ResolveInboundRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Switchboard_Contacts_V1_ResolveInboundResponse` to respond with.
+        func resolveInbound(
+            request: Switchboard_Contacts_V1_ResolveInboundRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Switchboard_Contacts_V1_ResolveInboundResponse
+
         /// Handle the "UploadImport" method.
         ///
         /// > Source IDL Documentation:
@@ -1674,6 +1748,17 @@ extension Switchboard_Contacts_V1_ContactsService.StreamingServiceProtocol {
             }
         )
         router.registerHandler(
+            forMethod: Switchboard_Contacts_V1_ContactsService.Method.ResolveInbound.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Contacts_V1_ResolveInboundRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Contacts_V1_ResolveInboundResponse>(),
+            handler: { request, context in
+                try await self.resolveInbound(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
             forMethod: Switchboard_Contacts_V1_ContactsService.Method.UploadImport.descriptor,
             deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Contacts_V1_UploadImportChunk>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Contacts_V1_ImportJob>(),
@@ -1926,6 +2011,17 @@ extension Switchboard_Contacts_V1_ContactsService.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Contacts_V1_ListAuditResponse> {
         let response = try await self.listAudit(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func resolveInbound(
+        request: GRPCCore.StreamingServerRequest<Switchboard_Contacts_V1_ResolveInboundRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Contacts_V1_ResolveInboundResponse> {
+        let response = try await self.resolveInbound(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -2218,6 +2314,19 @@ extension Switchboard_Contacts_V1_ContactsService.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Switchboard_Contacts_V1_ListAuditResponse> {
         return GRPCCore.ServerResponse<Switchboard_Contacts_V1_ListAuditResponse>(
             message: try await self.listAudit(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func resolveInbound(
+        request: GRPCCore.ServerRequest<Switchboard_Contacts_V1_ResolveInboundRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Switchboard_Contacts_V1_ResolveInboundResponse> {
+        return GRPCCore.ServerResponse<Switchboard_Contacts_V1_ResolveInboundResponse>(
+            message: try await self.resolveInbound(
                 request: request.message,
                 context: context
             ),
@@ -2670,6 +2779,31 @@ extension Switchboard_Contacts_V1_ContactsService {
             deserializer: some GRPCCore.MessageDeserializer<Switchboard_Contacts_V1_ListAuditResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Contacts_V1_ListAuditResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "ResolveInbound" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Finds or creates the sender of an inbound message and applies what the message means for the contact:
+        /// > first-message opt-in, STOP/START keywords, auto-tag rules, Click-to-WhatsApp attribution. Idempotent per
+        /// > message id, so a redelivered message changes nothing twice.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Contacts_V1_ResolveInboundRequest` message.
+        ///   - serializer: A serializer for `Switchboard_Contacts_V1_ResolveInboundRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_Contacts_V1_ResolveInboundResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func resolveInbound<Result>(
+            request: GRPCCore.ClientRequest<Switchboard_Contacts_V1_ResolveInboundRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_Contacts_V1_ResolveInboundRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_Contacts_V1_ResolveInboundResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Contacts_V1_ResolveInboundResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
 
         /// Call the "UploadImport" method.
@@ -3362,6 +3496,42 @@ extension Switchboard_Contacts_V1_ContactsService {
             )
         }
 
+        /// Call the "ResolveInbound" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Finds or creates the sender of an inbound message and applies what the message means for the contact:
+        /// > first-message opt-in, STOP/START keywords, auto-tag rules, Click-to-WhatsApp attribution. Idempotent per
+        /// > message id, so a redelivered message changes nothing twice.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Contacts_V1_ResolveInboundRequest` message.
+        ///   - serializer: A serializer for `Switchboard_Contacts_V1_ResolveInboundRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_Contacts_V1_ResolveInboundResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func resolveInbound<Result>(
+            request: GRPCCore.ClientRequest<Switchboard_Contacts_V1_ResolveInboundRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_Contacts_V1_ResolveInboundRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_Contacts_V1_ResolveInboundResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Contacts_V1_ResolveInboundResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Switchboard_Contacts_V1_ContactsService.Method.ResolveInbound.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
         /// Call the "UploadImport" method.
         ///
         /// > Source IDL Documentation:
@@ -4000,6 +4170,37 @@ extension Switchboard_Contacts_V1_ContactsService.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Contacts_V1_ListAuditRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Contacts_V1_ListAuditResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ResolveInbound" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Finds or creates the sender of an inbound message and applies what the message means for the contact:
+    /// > first-message opt-in, STOP/START keywords, auto-tag rules, Click-to-WhatsApp attribution. Idempotent per
+    /// > message id, so a redelivered message changes nothing twice.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Switchboard_Contacts_V1_ResolveInboundRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func resolveInbound<Result>(
+        request: GRPCCore.ClientRequest<Switchboard_Contacts_V1_ResolveInboundRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Contacts_V1_ResolveInboundResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.resolveInbound(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Contacts_V1_ResolveInboundRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Contacts_V1_ResolveInboundResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -4688,6 +4889,41 @@ extension Switchboard_Contacts_V1_ContactsService.ClientProtocol {
             metadata: metadata
         )
         return try await self.listAudit(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ResolveInbound" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Finds or creates the sender of an inbound message and applies what the message means for the contact:
+    /// > first-message opt-in, STOP/START keywords, auto-tag rules, Click-to-WhatsApp attribution. Idempotent per
+    /// > message id, so a redelivered message changes nothing twice.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func resolveInbound<Result>(
+        _ message: Switchboard_Contacts_V1_ResolveInboundRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Contacts_V1_ResolveInboundResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Switchboard_Contacts_V1_ResolveInboundRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.resolveInbound(
             request: request,
             options: options,
             onResponse: handleResponse

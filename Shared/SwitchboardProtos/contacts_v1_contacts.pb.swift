@@ -1371,6 +1371,135 @@ public nonisolated struct Switchboard_Contacts_V1_ListImportErrorsResponse: Send
   fileprivate var _page: Switchboard_Common_V1_PageInfo? = nil
 }
 
+/// A Click-to-WhatsApp ad `referral` as WhatsApp sends it.
+public nonisolated struct Switchboard_Contacts_V1_Referral: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var sourceURL: String = String()
+
+  public var sourceID: String = String()
+
+  public var sourceType: String = String()
+
+  public var headline: String = String()
+
+  public var body: String = String()
+
+  public var mediaType: String = String()
+
+  public var imageURL: String = String()
+
+  public var videoURL: String = String()
+
+  public var ctwaClid: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Switchboard_Contacts_V1_ResolveInboundRequest: @unchecked Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var orgID: String {
+    get {_storage._orgID}
+    set {_uniqueStorage()._orgID = newValue}
+  }
+
+  /// E.164 (or digits WhatsApp sends without "+"); empty when the number is hidden
+  public var phone: String {
+    get {_storage._phone}
+    set {_uniqueStorage()._phone = newValue}
+  }
+
+  public var whatsappUserID: String {
+    get {_storage._whatsappUserID}
+    set {_uniqueStorage()._whatsappUserID = newValue}
+  }
+
+  public var whatsappUsername: String {
+    get {_storage._whatsappUsername}
+    set {_uniqueStorage()._whatsappUsername = newValue}
+  }
+
+  /// fills an empty name
+  public var profileName: String {
+    get {_storage._profileName}
+    set {_uniqueStorage()._profileName = newValue}
+  }
+
+  /// the provider message id: consent proof, and the idempotency key
+  public var messageID: String {
+    get {_storage._messageID}
+    set {_uniqueStorage()._messageID = newValue}
+  }
+
+  public var messageAt: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_storage._messageAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_uniqueStorage()._messageAt = newValue}
+  }
+  /// Returns true if `messageAt` has been explicitly set.
+  public var hasMessageAt: Bool {_storage._messageAt != nil}
+  /// Clears the value of `messageAt`. Subsequent reads from it will return its default value.
+  public mutating func clearMessageAt() {_uniqueStorage()._messageAt = nil}
+
+  /// The message text, or the title of a button / list reply: STOP/START keywords and auto-tag rules.
+  public var text: String {
+    get {_storage._text}
+    set {_uniqueStorage()._text = newValue}
+  }
+
+  public var referral: Switchboard_Contacts_V1_Referral {
+    get {_storage._referral ?? Switchboard_Contacts_V1_Referral()}
+    set {_uniqueStorage()._referral = newValue}
+  }
+  /// Returns true if `referral` has been explicitly set.
+  public var hasReferral: Bool {_storage._referral != nil}
+  /// Clears the value of `referral`. Subsequent reads from it will return its default value.
+  public mutating func clearReferral() {_uniqueStorage()._referral = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+public nonisolated struct Switchboard_Contacts_V1_ResolveInboundResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var contact: Switchboard_Contacts_V1_Contact {
+    get {_contact ?? Switchboard_Contacts_V1_Contact()}
+    set {_contact = newValue}
+  }
+  /// Returns true if `contact` has been explicitly set.
+  public var hasContact: Bool {self._contact != nil}
+  /// Clears the value of `contact`. Subsequent reads from it will return its default value.
+  public mutating func clearContact() {self._contact = nil}
+
+  public var created: Bool = false
+
+  /// contacts folded into `contact` (same person, now one contact)
+  public var mergedContactIds: [String] = []
+
+  /// "", opted_in, opted_out
+  public var consentChange: String = String()
+
+  public var tagsAdded: [String] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _contact: Switchboard_Contacts_V1_Contact? = nil
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "switchboard.contacts.v1"
@@ -3626,6 +3755,256 @@ nonisolated extension Switchboard_Contacts_V1_ListImportErrorsResponse: SwiftPro
   public static func ==(lhs: Switchboard_Contacts_V1_ListImportErrorsResponse, rhs: Switchboard_Contacts_V1_ListImportErrorsResponse) -> Bool {
     if lhs.errors != rhs.errors {return false}
     if lhs._page != rhs._page {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Switchboard_Contacts_V1_Referral: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Referral"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}source_url\0\u{3}source_id\0\u{3}source_type\0\u{1}headline\0\u{1}body\0\u{3}media_type\0\u{3}image_url\0\u{3}video_url\0\u{3}ctwa_clid\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.sourceURL) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.sourceID) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.sourceType) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.headline) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.body) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.mediaType) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.imageURL) }()
+      case 8: try { try decoder.decodeSingularStringField(value: &self.videoURL) }()
+      case 9: try { try decoder.decodeSingularStringField(value: &self.ctwaClid) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.sourceURL.isEmpty {
+      try visitor.visitSingularStringField(value: self.sourceURL, fieldNumber: 1)
+    }
+    if !self.sourceID.isEmpty {
+      try visitor.visitSingularStringField(value: self.sourceID, fieldNumber: 2)
+    }
+    if !self.sourceType.isEmpty {
+      try visitor.visitSingularStringField(value: self.sourceType, fieldNumber: 3)
+    }
+    if !self.headline.isEmpty {
+      try visitor.visitSingularStringField(value: self.headline, fieldNumber: 4)
+    }
+    if !self.body.isEmpty {
+      try visitor.visitSingularStringField(value: self.body, fieldNumber: 5)
+    }
+    if !self.mediaType.isEmpty {
+      try visitor.visitSingularStringField(value: self.mediaType, fieldNumber: 6)
+    }
+    if !self.imageURL.isEmpty {
+      try visitor.visitSingularStringField(value: self.imageURL, fieldNumber: 7)
+    }
+    if !self.videoURL.isEmpty {
+      try visitor.visitSingularStringField(value: self.videoURL, fieldNumber: 8)
+    }
+    if !self.ctwaClid.isEmpty {
+      try visitor.visitSingularStringField(value: self.ctwaClid, fieldNumber: 9)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Switchboard_Contacts_V1_Referral, rhs: Switchboard_Contacts_V1_Referral) -> Bool {
+    if lhs.sourceURL != rhs.sourceURL {return false}
+    if lhs.sourceID != rhs.sourceID {return false}
+    if lhs.sourceType != rhs.sourceType {return false}
+    if lhs.headline != rhs.headline {return false}
+    if lhs.body != rhs.body {return false}
+    if lhs.mediaType != rhs.mediaType {return false}
+    if lhs.imageURL != rhs.imageURL {return false}
+    if lhs.videoURL != rhs.videoURL {return false}
+    if lhs.ctwaClid != rhs.ctwaClid {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Switchboard_Contacts_V1_ResolveInboundRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ResolveInboundRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}org_id\0\u{1}phone\0\u{3}whatsapp_user_id\0\u{3}whatsapp_username\0\u{3}profile_name\0\u{3}message_id\0\u{3}message_at\0\u{1}text\0\u{1}referral\0")
+
+  fileprivate class _StorageClass {
+    var _orgID: String = String()
+    var _phone: String = String()
+    var _whatsappUserID: String = String()
+    var _whatsappUsername: String = String()
+    var _profileName: String = String()
+    var _messageID: String = String()
+    var _messageAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+    var _text: String = String()
+    var _referral: Switchboard_Contacts_V1_Referral? = nil
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _orgID = source._orgID
+      _phone = source._phone
+      _whatsappUserID = source._whatsappUserID
+      _whatsappUsername = source._whatsappUsername
+      _profileName = source._profileName
+      _messageID = source._messageID
+      _messageAt = source._messageAt
+      _text = source._text
+      _referral = source._referral
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._orgID) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._phone) }()
+        case 3: try { try decoder.decodeSingularStringField(value: &_storage._whatsappUserID) }()
+        case 4: try { try decoder.decodeSingularStringField(value: &_storage._whatsappUsername) }()
+        case 5: try { try decoder.decodeSingularStringField(value: &_storage._profileName) }()
+        case 6: try { try decoder.decodeSingularStringField(value: &_storage._messageID) }()
+        case 7: try { try decoder.decodeSingularMessageField(value: &_storage._messageAt) }()
+        case 8: try { try decoder.decodeSingularStringField(value: &_storage._text) }()
+        case 9: try { try decoder.decodeSingularMessageField(value: &_storage._referral) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if !_storage._orgID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._orgID, fieldNumber: 1)
+      }
+      if !_storage._phone.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._phone, fieldNumber: 2)
+      }
+      if !_storage._whatsappUserID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._whatsappUserID, fieldNumber: 3)
+      }
+      if !_storage._whatsappUsername.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._whatsappUsername, fieldNumber: 4)
+      }
+      if !_storage._profileName.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._profileName, fieldNumber: 5)
+      }
+      if !_storage._messageID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._messageID, fieldNumber: 6)
+      }
+      try { if let v = _storage._messageAt {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+      } }()
+      if !_storage._text.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._text, fieldNumber: 8)
+      }
+      try { if let v = _storage._referral {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
+      } }()
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Switchboard_Contacts_V1_ResolveInboundRequest, rhs: Switchboard_Contacts_V1_ResolveInboundRequest) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._orgID != rhs_storage._orgID {return false}
+        if _storage._phone != rhs_storage._phone {return false}
+        if _storage._whatsappUserID != rhs_storage._whatsappUserID {return false}
+        if _storage._whatsappUsername != rhs_storage._whatsappUsername {return false}
+        if _storage._profileName != rhs_storage._profileName {return false}
+        if _storage._messageID != rhs_storage._messageID {return false}
+        if _storage._messageAt != rhs_storage._messageAt {return false}
+        if _storage._text != rhs_storage._text {return false}
+        if _storage._referral != rhs_storage._referral {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Switchboard_Contacts_V1_ResolveInboundResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ResolveInboundResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}contact\0\u{1}created\0\u{3}merged_contact_ids\0\u{3}consent_change\0\u{3}tags_added\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._contact) }()
+      case 2: try { try decoder.decodeSingularBoolField(value: &self.created) }()
+      case 3: try { try decoder.decodeRepeatedStringField(value: &self.mergedContactIds) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.consentChange) }()
+      case 5: try { try decoder.decodeRepeatedStringField(value: &self.tagsAdded) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._contact {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if self.created != false {
+      try visitor.visitSingularBoolField(value: self.created, fieldNumber: 2)
+    }
+    if !self.mergedContactIds.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.mergedContactIds, fieldNumber: 3)
+    }
+    if !self.consentChange.isEmpty {
+      try visitor.visitSingularStringField(value: self.consentChange, fieldNumber: 4)
+    }
+    if !self.tagsAdded.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.tagsAdded, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Switchboard_Contacts_V1_ResolveInboundResponse, rhs: Switchboard_Contacts_V1_ResolveInboundResponse) -> Bool {
+    if lhs._contact != rhs._contact {return false}
+    if lhs.created != rhs.created {return false}
+    if lhs.mergedContactIds != rhs.mergedContactIds {return false}
+    if lhs.consentChange != rhs.consentChange {return false}
+    if lhs.tagsAdded != rhs.tagsAdded {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
