@@ -178,6 +178,27 @@ public struct ContactsAPI: Switchboard_Contacts_V1_ContactsService.SimpleService
         }
     }
 
+    public func resolveInbound(
+        request: Switchboard_Contacts_V1_ResolveInboundRequest, context: ServerContext
+    ) async throws -> Switchboard_Contacts_V1_ResolveInboundResponse {
+        let referral: [String: String]? = request.hasReferral ? request.referral.fields : nil
+        let result = try await store.resolveInbound(
+            orgID: try requireOrg(request.orgID),
+            sender: InboundSender(
+                phone: request.phone, whatsappUserID: request.whatsappUserID, username: request.whatsappUsername,
+                profileName: request.profileName),
+            message: InboundFacts(
+                messageID: request.messageID, at: request.hasMessageAt ? request.messageAt.millis : Millis.now(),
+                text: request.text.isEmpty ? nil : request.text, referral: referral))
+        return .with {
+            $0.contact = .init(result.contact)
+            $0.created = result.created
+            $0.mergedContactIds = result.mergedContactIDs
+            $0.consentChange = result.consentChange
+            $0.tagsAdded = result.tagsAdded
+        }
+    }
+
     public func listAudit(
         request: Switchboard_Contacts_V1_ListAuditRequest, context: ServerContext
     ) async throws -> Switchboard_Contacts_V1_ListAuditResponse {
@@ -300,5 +321,17 @@ public struct ContactsAPI: Switchboard_Contacts_V1_ContactsService.SimpleService
             throw .invalid("invalid_consent_source", "unknown consent source '\(raw)'", field: "source")
         }
         return raw
+    }
+}
+
+extension Switchboard_Contacts_V1_Referral {
+    /// The referral's non-empty fields under the names the contact's `attributes.ctwa` uses.
+    var fields: [String: String] {
+        let pairs = [
+            ("sourceUrl", sourceURL), ("sourceId", sourceID), ("sourceType", sourceType), ("headline", headline),
+            ("body", body), ("mediaType", mediaType), ("imageUrl", imageURL), ("videoUrl", videoURL),
+            ("ctwaClid", ctwaClid),
+        ]
+        return Dictionary(uniqueKeysWithValues: pairs.filter { !$0.1.isEmpty })
     }
 }

@@ -107,6 +107,20 @@ enum ContactsMigrations {
                     ) WITHOUT ROWID;
                     """)
         }
+        migrator.registerMigration("v2-inbound") { db in
+            // One row per inbound message resolved, so a redelivery changes nothing twice.
+            try db.execute(
+                sql: """
+                    CREATE TABLE inbound_seen (
+                        org_id TEXT NOT NULL,
+                        message_id TEXT NOT NULL,
+                        contact_id TEXT NOT NULL,
+                        merged TEXT NOT NULL DEFAULT '[]',
+                        at INTEGER NOT NULL,
+                        PRIMARY KEY (org_id, message_id)
+                    ) WITHOUT ROWID;
+                    """)
+        }
         return migrator
     }
 }
