@@ -1,0 +1,143 @@
+import ContactsKit
+import ConversationsKit
+import Foundation
+public import GRPCCore
+import ServiceKit
+import SwiftProtobuf
+public import SwitchboardProtos
+
+/// The conversations gRPC service: maps protobuf messages to store calls and back, nothing more.
+public struct ConversationsAPI: Switchboard_Conversations_V1_ConversationsService.SimpleServiceProtocol {
+    let store: ConversationsStore
+
+    public init(store: ConversationsStore) {
+        self.store = store
+    }
+
+    public func recordInbound(
+        request: Switchboard_Conversations_V1_RecordInboundRequest, context: ServerContext
+    ) async throws -> Switchboard_Conversations_V1_RecordInboundResponse {
+        guard let medium = Medium(rawValue: request.medium) else {
+            throw ServiceFailure.invalid("invalid_medium", "medium must be whatsapp or sms", field: "medium")
+        }
+        guard !request.contact.id.isEmpty else {
+            throw ServiceFailure.invalid("missing_contact", "contact.id is required", field: "contact")
+        }
+        guard !request.channelID.isEmpty else {
+            throw ServiceFailure.invalid("missing_channel", "channel_id is required", field: "channel_id")
+        }
+        let result = try await store.recordInbound(
+            orgID: try requireOrg(request.orgID), channelID: request.channelID, medium: medium,
+            contact: ContactSnapshot(request.contact), mergedContactIDs: request.mergedContactIds,
+            message: InboundMessage(request.message))
+        return .with {
+            $0.message = .init(result.message)
+            $0.conversation = .init(result.conversation)
+            $0.duplicate = result.duplicate
+            $0.opened = result.opened
+        }
+    }
+
+    public func recordOutbound(
+        request: Switchboard_Conversations_V1_RecordOutboundRequest, context: ServerContext
+    ) async throws -> Switchboard_Conversations_V1_Message {
+        let status = request.status.isEmpty ? DeliveryStatus.queued : DeliveryStatus(rawValue: request.status)
+        guard let status else {
+            throw ServiceFailure.invalid("invalid_status", "status must be queued or sent", field: "status")
+        }
+        return .init(
+            try await store.recordOutbound(
+                orgID: try requireOrg(request.orgID), conversationID: request.conversationID,
+                type: request.type.isEmpty ? "text" : request.type, text: request.text,
+                contentJSON: request.contentJson.isEmpty ? "{}" : request.contentJson,
+                providerMessageID: request.providerMessageID, status: status, senderAgentID: request.senderAgentID))
+    }
+
+    public func updateDelivery(
+        request: Switchboard_Conversations_V1_UpdateDeliveryRequest, context: ServerContext
+    ) async throws -> Switchboard_Conversations_V1_UpdateDeliveryResponse {
+        guard let status = DeliveryStatus(rawValue: request.status), status != .received, status != .queued else {
+            throw ServiceFailure.invalid(
+                "invalid_status", "status must be sent, delivered, read, played or failed", field: "status")
+        }
+        guard !request.providerMessageID.isEmpty else {
+            throw ServiceFailure.invalid("missing_provider_message_id", "provider_message_id is required", field: "provider_message_id")
+        }
+        let result = try await store.updateDelivery(
+            orgID: try requireOrg(request.orgID), channelID: request.channelID,
+            providerMessageID: request.providerMessageID, status: status,
+            at: request.hasAt ? request.at.millis : Millis.now(), errorCode: request.errorCode.nonEmptyValue,
+            errorText: request.errorText.nonEmptyValue)
+        return .with {
+            $0.found = result.found
+            $0.changed = result.changed
+            if let message = result.message { $0.message = .init(message) }
+        }
+    }
+
+    public func listConversations(
+        request: Switchboard_Conversations_V1_ListConversationsRequest, context: ServerContext
+    ) async throws -> Switchboard_Conversations_V1_ListConversationsResponse {
+        let page = try await store.conversations(
+            orgID: try requireOrg(request.orgID), filter: try InboxFilter(request.filter),
+            cursor: request.page.cursor.nonEmptyValue, limit: try PageCursor.limit(request.page.limit))
+        return .with {
+            $0.conversations = page.items.map(Switchboard_Conversations_V1_Conversation.init)
+            $0.page.nextCursor = page.nextCursor ?? ""
+        }
+    }
+
+    public func getConversation(
+        request: Switchboard_Conversations_V1_GetConversationRequest, context: ServerContext
+    ) async throws -> Switchboard_Conversations_V1_Conversation {
+        .init(try await store.conversation(orgID: try requireOrg(request.orgID), id: request.id))
+    }
+
+    public func listMessages(
+        request: Switchboard_Conversations_V1_ListMessagesRequest, context: ServerContext
+    ) async throws -> Switchboard_Conversations_V1_ListMessagesResponse {
+        let page = try await store.messages(
+            orgID: try requireOrg(request.orgID), conversationID: request.conversationID,
+            cursor: request.page.cursor.nonEmptyValue, limit: try PageCursor.limit(request.page.limit))
+        return .with {
+            $0.messages = page.items.map(Switchboard_Conversations_V1_Message.init)
+            $0.page.nextCursor = page.nextCursor ?? ""
+        }
+    }
+
+    public func assign(
+        request: Switchboard_Conversations_V1_AssignRequest, context: ServerContext
+    ) async throws -> Switchboard_Conversations_V1_Conversation {
+        .init(try await store.assign(orgID: try requireOrg(request.orgID), id: request.id, agentID: request.agentID.nonEmptyValue))
+    }
+
+    public func setStatus(
+        request: Switchboard_Conversations_V1_SetStatusRequest, context: ServerContext
+    ) async throws -> Switchboard_Conversations_V1_Conversation {
+        guard let status = ConversationStatus(rawValue: request.status) else {
+            throw ServiceFailure.invalid("invalid_status", "unknown status '\(request.status)'", field: "status")
+        }
+        return .init(try await store.setStatus(orgID: try requireOrg(request.orgID), id: request.id, status: status))
+    }
+
+    public func bulk(
+        request: Switchboard_Conversations_V1_BulkRequest, context: ServerContext
+    ) async throws -> Switchboard_Conversations_V1_BulkResponse {
+        guard let action = BulkAction(rawValue: request.action) else {
+            throw ServiceFailure.invalid("invalid_action", "unknown bulk action '\(request.action)'", field: "action")
+        }
+        let affected = try await store.bulk(
+            orgID: try requireOrg(request.orgID), action: action, ids: request.allMatching ? nil : request.ids,
+            filter: request.allMatching ? try InboxFilter(request.filter) : nil)
+        return .with { $0.affected = Int64(affected) }
+    }
+
+    private func requireOrg(_ orgID: String) throws(ServiceFailure) -> String {
+        guard !orgID.isEmpty else { throw .invalid("missing_org", "org_id is required", field: "org_id") }
+        return orgID
+    }
+}
+
+extension String {
+    fileprivate var nonEmptyValue: String? { isEmpty ? nil : self }
+}

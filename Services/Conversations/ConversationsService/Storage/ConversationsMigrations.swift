@@ -1,0 +1,102 @@
+import GRPCCore
+import GRDB
+
+/// The conversations database schema. Shipped migrations never change; add new ones.
+///
+/// Every inbox page reads an index in (org_id, …, last_activity_at, id) order, so the first page of any single
+/// filter stops after `limit` rows even with a million conversations in the org (see `InboxQuery`).
+enum ConversationsMigrations {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE conversation (
+                        id TEXT PRIMARY KEY NOT NULL,
+                        org_id TEXT NOT NULL,
+                        contact_id TEXT NOT NULL,
+                        contact_name TEXT,
+                        contact_phone TEXT,
+                        contact_wa_username TEXT,
+                        channel_id TEXT NOT NULL,
+                        medium TEXT NOT NULL,
+                        status TEXT NOT NULL,
+                        assignee_id TEXT,
+                        last_activity_at INTEGER NOT NULL,
+                        last_inbound_at INTEGER,
+                        unread_count INTEGER NOT NULL DEFAULT 0,
+                        starred INTEGER NOT NULL DEFAULT 0,
+                        archived INTEGER NOT NULL DEFAULT 0,
+                        last_message_id TEXT,
+                        last_message_direction TEXT,
+                        last_message_type TEXT,
+                        last_message_text TEXT,
+                        last_message_at INTEGER,
+                        search TEXT NOT NULL DEFAULT '',
+                        created_at INTEGER NOT NULL,
+                        resolved_at INTEGER,
+                        deleted_at INTEGER
+                    );
+                    -- One open conversation per contact and channel (the trash does not count).
+                    CREATE UNIQUE INDEX conversation_open ON conversation(org_id, contact_id, channel_id)
+                        WHERE status <> 'RESOLVED' AND deleted_at IS NULL;
+                    CREATE INDEX conversation_contact ON conversation(org_id, contact_id, last_activity_at, id);
+                    CREATE INDEX conversation_inbox ON conversation(org_id, archived, last_activity_at, id)
+                        WHERE deleted_at IS NULL;
+                    CREATE INDEX conversation_status ON conversation(org_id, status, archived, last_activity_at, id)
+                        WHERE deleted_at IS NULL;
+                    CREATE INDEX conversation_assignee
+                        ON conversation(org_id, assignee_id, archived, last_activity_at, id) WHERE deleted_at IS NULL;
+                    CREATE INDEX conversation_channel
+                        ON conversation(org_id, channel_id, archived, last_activity_at, id) WHERE deleted_at IS NULL;
+                    CREATE INDEX conversation_medium ON conversation(org_id, medium, archived, last_activity_at, id)
+                        WHERE deleted_at IS NULL;
+                    CREATE INDEX conversation_starred ON conversation(org_id, archived, last_activity_at, id)
+                        WHERE starred = 1 AND deleted_at IS NULL;
+                    CREATE INDEX conversation_unread ON conversation(org_id, archived, last_activity_at, id)
+                        WHERE unread_count > 0 AND deleted_at IS NULL;
+                    CREATE INDEX conversation_trash ON conversation(org_id, last_activity_at, id)
+                        WHERE deleted_at IS NOT NULL;
+                    CREATE INDEX conversation_deleted_at ON conversation(deleted_at) WHERE deleted_at IS NOT NULL;
+
+                    CREATE TABLE message (
+                        id TEXT PRIMARY KEY NOT NULL,
+                        org_id TEXT NOT NULL,
+                        conversation_id TEXT NOT NULL,
+                        contact_id TEXT NOT NULL,
+                        channel_id TEXT NOT NULL,
+                        direction TEXT NOT NULL,
+                        type TEXT NOT NULL,
+                        text TEXT NOT NULL,
+                        content_json TEXT NOT NULL,
+                        provider_message_id TEXT,
+                        status TEXT NOT NULL,
+                        error_code TEXT,
+                        error_text TEXT,
+                        reply_to_provider_id TEXT,
+                        forwarded INTEGER NOT NULL DEFAULT 0,
+                        sent_at INTEGER,
+                        recorded_at INTEGER NOT NULL,
+                        status_at INTEGER NOT NULL,
+                        sender_agent_id TEXT
+                    );
+                    CREATE UNIQUE INDEX message_provider ON message(org_id, provider_message_id)
+                        WHERE provider_message_id IS NOT NULL;
+                    CREATE INDEX message_conversation ON message(conversation_id, id);
+
+                    -- Delivery statuses that arrived before their message was recorded (the most advanced one).
+                    CREATE TABLE pending_delivery (
+                        org_id TEXT NOT NULL,
+                        provider_message_id TEXT NOT NULL,
+                        channel_id TEXT NOT NULL,
+                        status TEXT NOT NULL,
+                        at INTEGER NOT NULL,
+                        error_code TEXT,
+                        error_text TEXT,
+                        PRIMARY KEY (org_id, provider_message_id)
+                    ) WITHOUT ROWID;
+                    """)
+        }
+        return migrator
+    }
+}

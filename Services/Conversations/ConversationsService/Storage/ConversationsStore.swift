@@ -1,0 +1,118 @@
+import GRPCCore
+public import ContactsKit
+public import ConversationsKit
+public import GRDB
+public import ServiceKit
+
+/// The conversations database: conversations, their messages and delivery statuses, the inbox and bulk actions.
+public final class ConversationsStore: Sendable {
+    /// How long a soft-deleted conversation stays restorable.
+    public static let restoreWindow: Millis = 30 * 24 * 60 * 60 * 1000
+
+    let writer: any DatabaseWriter
+
+    /// - Parameter writer: a `DatabasePool` in production, an in-memory `DatabaseQueue` in tests; migrated here.
+    public init(_ writer: any DatabaseWriter) throws {
+        self.writer = writer
+        try ConversationsMigrations.migrator.migrate(writer)
+    }
+
+    public static func open(path: String) throws -> ConversationsStore {
+        try ConversationsStore(SQLiteDatabase.openPool(path: path, migrator: ConversationsMigrations.migrator))
+    }
+
+    public static func inMemory() throws -> ConversationsStore {
+        try ConversationsStore(DatabaseQueue())
+    }
+
+    // MARK: reads
+
+    public func conversation(orgID: String, id: String, now: Millis = .now()) async throws -> Conversation {
+        try await writer.read { db in try ConversationRecord.load(db, orgID: orgID, id: id).conversation(now: now) }
+    }
+
+    /// The inbox: newest activity first, filtered, keyset-paginated on (last_activity_at, id).
+    public func conversations(
+        orgID: String, filter: InboxFilter, cursor: String?, limit: Int, now: Millis = .now()
+    ) async throws -> Page<Conversation> {
+        let after = try Self.inboxCursor(cursor)
+        let query = InboxQuery(orgID: orgID, filter: filter, now: now)
+        let (sql, arguments) = query.select(after: after, limit: limit + 1)
+        return try await writer.read { db in
+            var records = try Row.fetchAll(db, sql: sql, arguments: arguments).map(ConversationRecord.init(row:))
+            var next: String?
+            if records.count > limit {
+                records.removeLast()
+                next = records.last.map { PageCursor.encode([String($0.lastActivityAt), $0.id]) }
+            }
+            return Page(items: records.map { $0.conversation(now: now) }, nextCursor: next)
+        }
+    }
+
+    /// Messages of one conversation, newest first (ids are UUIDv7, so time ordered).
+    public func messages(
+        orgID: String, conversationID: String, cursor: String?, limit: Int
+    ) async throws -> Page<Message> {
+        let after = try Self.cursorID(cursor)
+        return try await writer.read { db in
+            _ = try ConversationRecord.load(db, orgID: orgID, id: conversationID)
+            var messages = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT \(MessageRecord.columns) FROM message
+                    WHERE conversation_id = ? AND org_id = ? AND (? IS NULL OR id < ?) ORDER BY id DESC LIMIT ?
+                    """, arguments: [conversationID, orgID, after, after, limit + 1]
+            ).map(MessageRecord.message(row:))
+            var next: String?
+            if messages.count > limit {
+                messages.removeLast()
+                next = messages.last.map { PageCursor.encode([$0.id]) }
+            }
+            return Page(items: messages, nextCursor: next)
+        }
+    }
+
+    /// The (last_activity_at, id) an inbox cursor points after.
+    static func inboxCursor(_ cursor: String?) throws(ServiceFailure) -> (activity: Millis, id: String)? {
+        guard let cursor else { return nil }
+        guard let parts = PageCursor.decode(cursor, count: 2), let activity = Millis(parts[0]),
+            Identifier.isValid(parts[1])
+        else { throw ConversationsFailure.invalidCursor }
+        return (activity, parts[1])
+    }
+
+    /// The message id a messages cursor points after.
+    static func cursorID(_ cursor: String?) throws(ServiceFailure) -> String? {
+        guard let cursor else { return nil }
+        guard let parts = PageCursor.decode(cursor, count: 1), Identifier.isValid(parts[0]) else {
+            throw ConversationsFailure.invalidCursor
+        }
+        return parts[0]
+    }
+}
+
+/// The failures the conversations service reports, each with its stable reason.
+enum ConversationsFailure {
+    static let conversationNotFound = ServiceFailure.notFound("conversation_not_found", "no such conversation")
+    static let invalidCursor = ServiceFailure.invalid("invalid_cursor", "cursor is malformed", field: "cursor")
+    static let tooManyIDs = ServiceFailure.invalid("too_many_ids", "at most 1000 ids", field: "ids")
+    static let invalidOutboundStatus = ServiceFailure.invalid(
+        "invalid_status", "an outbound message is recorded as queued or sent", field: "status")
+
+    static func invalidTransition(from: ConversationStatus, to: ConversationStatus) -> ServiceFailure {
+        ServiceFailure(
+            .failedPrecondition, "invalid_transition", "cannot move a conversation from \(from.rawValue) to \(to.rawValue)")
+    }
+
+    static func openExists(_ id: String) -> ServiceFailure {
+        ServiceFailure(
+            .alreadyExists, "conversation_open_exists",
+            "the contact has another open conversation on this channel", details: ["conversationId": id])
+    }
+
+    static func messageExists(_ id: String) -> ServiceFailure {
+        ServiceFailure(
+            .alreadyExists, "message_exists", "a message with this provider message id already exists",
+            field: "providerMessageId", details: ["messageId": id])
+    }
+}

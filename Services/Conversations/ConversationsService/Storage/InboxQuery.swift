@@ -1,0 +1,128 @@
+import GRPCCore
+import ConversationsKit
+import GRDB
+import ServiceKit
+
+/// The WHERE clause of the inbox (also used by bulk actions on a filter) and the index that serves it.
+///
+/// Each index leads with (org_id, <filter>, archived) and ends with (last_activity_at, id), so a first page reads
+/// `limit` rows in order. `INDEXED BY` pins the index of the most selective filter given: without statistics the
+/// planner cannot tell `conversation_inbox` from `conversation_status` and might walk the whole inbox.
+struct InboxQuery {
+    var conditions: [String]
+    var arguments: [(any DatabaseValueConvertible)?]
+    var index: String
+
+    init(orgID: String, filter: InboxFilter, now: Millis) {
+        conditions = ["org_id = ?"]
+        arguments = [orgID]
+        if filter.deleted {
+            conditions.append("deleted_at IS NOT NULL")
+            index = "conversation_trash"
+            if let archived = filter.archived { add("archived = ?", archived) }
+        } else {
+            conditions.append("deleted_at IS NULL")
+            index = "conversation_inbox"
+            add("archived = ?", filter.archived ?? false)
+        }
+        if filter.statuses.count == 1 {
+            add("status = ?", filter.statuses[0].rawValue)
+            pick("conversation_status", filter)
+        } else if !filter.statuses.isEmpty {
+            // `+` keeps the planner off the status index: an IN list over it would need a sort.
+            let marks = filter.statuses.map { _ in "?" }.joined(separator: ",")
+            conditions.append("+status IN (\(marks))")
+            arguments.append(contentsOf: filter.statuses.map(\.rawValue))
+        }
+        if filter.unread == true {
+            conditions.append("unread_count > 0")
+            pick("conversation_unread", filter)
+        } else if filter.unread == false {
+            conditions.append("unread_count = 0")
+        }
+        if filter.starred == true {
+            conditions.append("starred = 1")
+            pick("conversation_starred", filter)
+        } else if filter.starred == false {
+            conditions.append("starred = 0")
+        }
+        if let medium = filter.medium {
+            add("medium = ?", medium.rawValue)
+            pick("conversation_medium", filter)
+        }
+        switch filter.assignee {
+        case .agent(let agentID):
+            add("assignee_id = ?", agentID)
+            pick("conversation_assignee", filter)
+        case .unassigned:
+            conditions.append("assignee_id IS NULL")
+            pick("conversation_assignee", filter)
+        case nil: break
+        }
+        if let channelID = filter.channelID {
+            add("channel_id = ?", channelID)
+            pick("conversation_channel", filter)
+        }
+        if let contactID = filter.contactID {
+            add("contact_id = ?", contactID)
+            index = "conversation_contact"
+        }
+        if let text = filter.query?.trimmingWhitespace.lowercased(), !text.isEmpty {
+            var patterns = [Self.likePattern(text)]
+            let phoneCharacters = Set("+0123456789 -.()")
+            let digits = text.filter { $0.isASCII && $0.isNumber }
+            if !digits.isEmpty, digits != text, text.allSatisfy({ phoneCharacters.contains($0) }) {
+                patterns.append(Self.likePattern(digits))
+            }
+            conditions.append(
+                "(" + patterns.map { _ in "search LIKE ? ESCAPE '\\'" }.joined(separator: " OR ") + ")")
+            arguments.append(contentsOf: patterns)
+        }
+    }
+
+    private mutating func add(_ condition: String, _ value: some DatabaseValueConvertible) {
+        conditions.append(condition)
+        arguments.append(value)
+    }
+
+    /// Later filters win: the order of the calls is the order of selectivity (channel and assignee narrow most).
+    /// The trash has a single index: it holds at most 30 days of deletions.
+    private mutating func pick(_ name: String, _ filter: InboxFilter) {
+        if !filter.deleted { index = name }
+    }
+
+    var whereClause: String { conditions.joined(separator: " AND ") }
+
+    func select(after: (activity: Millis, id: String)?, limit: Int) -> (String, StatementArguments) {
+        var whereClause = whereClause
+        var arguments = arguments
+        if let after {
+            whereClause += " AND (last_activity_at, id) < (?, ?)"
+            arguments.append(after.activity)
+            arguments.append(after.id)
+        }
+        let sql = """
+            SELECT \(ConversationRecord.columns) FROM conversation INDEXED BY \(index) WHERE \(whereClause)
+            ORDER BY last_activity_at DESC, id DESC LIMIT \(limit)
+            """
+        return (sql, StatementArguments(arguments))
+    }
+
+    static func likePattern(_ text: String) -> String {
+        var escaped = ""
+        for character in text {
+            if character == "%" || character == "_" || character == "\\" { escaped.append("\\") }
+            escaped.append(character)
+        }
+        return "%\(escaped)%"
+    }
+}
+
+extension String {
+    var trimmingWhitespace: String {
+        var text = Substring(self)
+        while text.first?.isWhitespace == true { text.removeFirst() }
+        while text.last?.isWhitespace == true { text.removeLast() }
+        return String(text)
+    }
+}
