@@ -175,3 +175,64 @@ public struct ContactsClient<Transport: ClientTransport>: Sendable {
 extension String {
     var nonEmptyValue: String? { isEmpty ? nil : self }
 }
+
+extension ContactsClient {
+    /// Finds or creates the sender of an inbound message and applies what the message means for the contact
+    /// (first-message opt-in, STOP/START, auto-tag rules, ad attribution). Idempotent per message id.
+    public func resolveInbound(orgID: String, sender: InboundSenderFacts, messageID: String, at: Millis, text: String?,
+                               referral: [String: String]?) async throws(ServiceFailure) -> InboundContact {
+        let request = Switchboard_Contacts_V1_ResolveInboundRequest.with {
+            $0.orgID = orgID
+            $0.phone = sender.phone ?? ""
+            $0.whatsappUserID = sender.whatsappUserID ?? ""
+            $0.whatsappUsername = sender.username ?? ""
+            $0.profileName = sender.profileName ?? ""
+            $0.messageID = messageID
+            $0.messageAt = .init(millis: at)
+            $0.text = text ?? ""
+            if let referral {
+                $0.referral = .with {
+                    $0.sourceURL = referral["sourceUrl"] ?? ""
+                    $0.sourceID = referral["sourceId"] ?? ""
+                    $0.sourceType = referral["sourceType"] ?? ""
+                    $0.headline = referral["headline"] ?? ""
+                    $0.body = referral["body"] ?? ""
+                    $0.mediaType = referral["mediaType"] ?? ""
+                    $0.imageURL = referral["imageUrl"] ?? ""
+                    $0.videoURL = referral["videoUrl"] ?? ""
+                    $0.ctwaClid = referral["ctwaClid"] ?? ""
+                }
+            }
+        }
+        // Idempotent on the server (per message id), so a retry after UNAVAILABLE is safe.
+        let response = try await caller.call("ResolveInbound", idempotent: true) { metadata, options in
+            try await client.resolveInbound(request, metadata: metadata, options: options)
+        }
+        return InboundContact(
+            contact: Contact(response.contact), created: response.created,
+            mergedContactIDs: response.mergedContactIds, consentChange: response.consentChange)
+    }
+}
+
+/// The sender of an inbound message as the provider names it.
+public struct InboundSenderFacts: Sendable, Equatable {
+    public var phone: String?
+    public var whatsappUserID: String?
+    public var username: String?
+    public var profileName: String?
+
+    public init(phone: String?, whatsappUserID: String?, username: String?, profileName: String?) {
+        self.phone = phone
+        self.whatsappUserID = whatsappUserID
+        self.username = username
+        self.profileName = profileName
+    }
+}
+
+/// The contact an inbound message belongs to, after resolution.
+public struct InboundContact: Sendable {
+    public var contact: Contact
+    public var created: Bool
+    public var mergedContactIDs: [String]
+    public var consentChange: String
+}

@@ -50,8 +50,12 @@ public struct RPCCaller: Sendable {
                 }
                 record(method, code: "\(error.code)", since: start)
                 // A service refusing edge's token is edge's misconfiguration, not the HTTP caller's fault.
-                if error.code == .unauthenticated { throw Self.failure(for: error) }
-                throw ServiceFailure(error) ?? Self.failure(for: error)
+                // (A domain refusal such as a webhook's `invalid_signature` carries its own reason and passes.)
+                let failure = ServiceFailure(error)
+                if error.code == .unauthenticated, failure == nil || failure?.reason == "unauthenticated" {
+                    throw Self.failure(for: error)
+                }
+                throw failure ?? Self.failure(for: error)
             } catch let failure as ServiceFailure {
                 record(method, code: "\(failure.code)", since: start)
                 throw failure

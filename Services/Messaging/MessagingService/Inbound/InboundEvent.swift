@@ -1,0 +1,103 @@
+import Foundation
+
+/// Who wrote: WhatsApp sends the phone (`from`, `contacts[].wa_id`) or, when the user hides the number, only a
+/// business-scoped user id (`from_user_id`, `contacts[].user_id`) and `profile.username`.
+struct InboundSender: Sendable, Equatable {
+    /// `+<digits>`; nil when the user hid their number.
+    var phone: String?
+    /// The business-scoped user id (`US.…`) WhatsApp sends next to, or instead of, the phone.
+    var whatsappUserID: String?
+    /// `profile.username` (e.g. `@ana`), when the user set one.
+    var username: String?
+    /// `profile.name` on WhatsApp, `ProfileName` on WhatsApp-via-Twilio.
+    var profileName: String?
+}
+
+/// A Click-to-WhatsApp ad referral (WhatsApp `referral` object on any message type).
+struct AdReferral: Sendable, Equatable {
+    var sourceURL: String?
+    var sourceID: String?
+    var sourceType: String?
+    var headline: String?
+    var body: String?
+    var mediaType: String?
+    var imageURL: String?
+    var videoURL: String?
+    var ctwaClid: String?
+}
+
+/// One inbound message as a provider described it, before it meets a contact or a conversation.
+struct ParsedMessage: Sendable, Equatable {
+    var providerMessageID: String
+    /// text, image, video, audio, voice, document, sticker, location, contacts, button, interactive, reaction,
+    /// unsupported.
+    var type: String
+    /// What a preview or a search shows: body, caption, button text or reply title, location name, reaction emoji.
+    var text: String
+    /// What STOP/START keywords and auto-tag rules see: a text body, a quick-reply button's text, an interactive
+    /// reply's title. Nil for every other type: a caption is not keyword text.
+    var keywordText: String?
+    /// The type's fields as a JSON object (sorted keys, camelCase, absent values omitted).
+    var contentJSON: String
+    /// The provider's own timestamp (WhatsApp only).
+    var sentAt: Date?
+    /// The provider id of the message this one replies to (`context.id`).
+    var replyToProviderID: String?
+    var forwarded: Bool
+    var referral: AdReferral?
+    var sender: InboundSender
+    /// `whatsapp` or `sms`.
+    var medium: String
+}
+
+/// A delivery status for a message we sent.
+struct ParsedStatus: Sendable, Equatable {
+    var providerMessageID: String
+    /// queued, sent, delivered, read, played, failed.
+    var status: String
+    var at: Date?
+    /// Who the message went to: `+<digits>` where it is a phone, else the business-scoped user id or short code.
+    var recipient: String?
+    var errorCode: String?
+    var errorText: String?
+}
+
+/// Where an event belongs: a WhatsApp phone number id, or the Twilio account/number it was sent to.
+///
+/// For a WhatsApp change that names no number (an account-level `field`), `phoneNumberID` is empty. For a Twilio
+/// inbound message `to` is our number (`To`); for a status callback it is our sending number (`From`), because
+/// there `To` is the recipient (see `ParsedStatus.recipient`).
+enum InboundRoute: Sendable, Equatable {
+    case whatsapp(phoneNumberID: String, displayPhoneNumber: String?)
+    case twilio(accountSID: String?, to: String?)
+}
+
+/// One thing a provider told us in a webhook.
+enum InboundEvent: Sendable, Equatable {
+    case message(ParsedMessage)
+    case status(ParsedStatus)
+    /// Something the provider sent that is neither (a `value.errors` system error, an invalid Twilio status value,
+    /// an unknown change `field`): kept for the log, never a crash.
+    case notice(String)
+}
+
+/// An event with the channel it belongs to.
+struct RoutedEvent: Sendable, Equatable {
+    var route: InboundRoute
+    var event: InboundEvent
+}
+
+/// Why a webhook body could not be read at all. Odd parts of a readable body become notices instead.
+enum WebhookParseError: Error, Sendable, Equatable {
+    case notJSON
+    case notAWhatsAppPayload(String)
+    case notAForm(String)
+}
+
+extension String {
+    /// `+<digits>` when the string is a bare run of digits (WhatsApp's `wa_id`, `from`, `recipient_id`).
+    var whatsappPhone: String? {
+        guard !isEmpty, utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
+        return "+" + self
+    }
+}

@@ -1,0 +1,150 @@
+import Foundation
+public import GRPCCore
+import MessagingKit
+import ServiceKit
+import SwiftProtobuf
+public import SwitchboardProtos
+
+/// The messaging gRPC service: channels, webhook intake (signature check → durable journal), the sandbox.
+public struct MessagingAPI: Switchboard_Messaging_V1_MessagingService.SimpleServiceProtocol {
+    let store: MessagingStore
+    let journal: JournalWriter
+
+    init(store: MessagingStore, journal: JournalWriter) {
+        self.store = store
+        self.journal = journal
+    }
+
+    public func createChannel(
+        request: Switchboard_Messaging_V1_CreateChannelRequest, context: ServerContext
+    ) async throws -> Switchboard_Messaging_V1_Channel {
+        guard let kind = ChannelKind(rawValue: request.kind) else {
+            throw ServiceFailure.invalid(
+                "invalid_kind", "kind must be one of whatsapp_cloud, twilio_sms", field: "kind")
+        }
+        return .init(try await store.createChannel(orgID: try requireOrg(request.orgID), kind: kind, settings: request.settings.values))
+    }
+
+    public func getChannel(
+        request: Switchboard_Messaging_V1_GetChannelRequest, context: ServerContext
+    ) async throws -> Switchboard_Messaging_V1_Channel {
+        .init(try await store.channel(orgID: try requireOrg(request.orgID), id: request.id))
+    }
+
+    public func listChannels(
+        request: Switchboard_Messaging_V1_ListChannelsRequest, context: ServerContext
+    ) async throws -> Switchboard_Messaging_V1_ListChannelsResponse {
+        let channels = try await store.channels(orgID: try requireOrg(request.orgID))
+        return .with { $0.channels = channels.map(Switchboard_Messaging_V1_Channel.init) }
+    }
+
+    public func updateChannel(
+        request: Switchboard_Messaging_V1_UpdateChannelRequest, context: ServerContext
+    ) async throws -> Switchboard_Messaging_V1_Channel {
+        .init(try await store.updateChannel(orgID: try requireOrg(request.orgID), id: request.id, patch: request.patch.values))
+    }
+
+    public func deleteChannel(
+        request: Switchboard_Messaging_V1_DeleteChannelRequest, context: ServerContext
+    ) async throws -> Switchboard_Messaging_V1_DeleteChannelResponse {
+        try await store.deleteChannel(orgID: try requireOrg(request.orgID), id: request.id)
+        return .init()
+    }
+
+    public func verifySubscription(
+        request: Switchboard_Messaging_V1_VerifySubscriptionRequest, context: ServerContext
+    ) async throws -> Switchboard_Messaging_V1_VerifySubscriptionResponse {
+        let token = Array(request.verifyToken.utf8)
+        let matches = try await store.whatsappChannels().contains { stored in
+            guard let expected = stored.secrets[.verifyToken], !token.isEmpty else { return false }
+            return ConstantTime.equal(Array(expected.utf8), token)
+        }
+        guard matches else {
+            throw ServiceFailure(.permissionDenied, "verification_failed", "no WhatsApp channel has this verify token")
+        }
+        return .init()
+    }
+
+    public func ingestWebhook(
+        request: Switchboard_Messaging_V1_IngestWebhookRequest, context: ServerContext
+    ) async throws -> Switchboard_Messaging_V1_IngestWebhookResponse {
+        let body = request.body
+        let signature = request.signature.isEmpty ? nil : request.signature
+        let channel: StoredChannel
+        switch request.provider {
+        case "whatsapp":
+            let phoneNumberIDs: [String]
+            do {
+                phoneNumberIDs = try WhatsAppWebhook.phoneNumberIDs(in: body)
+            } catch {
+                throw MessagingFailure.invalidPayload("not a WhatsApp Cloud API webhook body: \(error)")
+            }
+            let candidates = try await store.whatsappChannels(phoneNumberIDs: phoneNumberIDs)
+            guard !candidates.isEmpty else { return .with { $0.outcome = "unknown_channel" } }
+            guard signature != nil else { throw MessagingFailure.missingSignature }
+            guard let verified = candidates.first(where: { stored in
+                stored.secrets[.appSecret].map { WebhookSignature.verifyMeta(body: body, header: signature, appSecret: $0) }
+                    ?? false
+            }) else { throw MessagingFailure.invalidSignature }
+            channel = verified
+        case "twilio":
+            guard Identifier.isValid(request.channelID), let stored = try await store.channel(id: request.channelID),
+                stored.channel.kind == .twilioSMS
+            else { return .with { $0.outcome = "unknown_channel" } }
+            guard signature != nil else { throw MessagingFailure.missingSignature }
+            let parameters: [(name: String, value: String)]
+            do {
+                parameters = try TwilioWebhook.formParameters(body)
+            } catch {
+                throw MessagingFailure.invalidPayload("not a form body: \(error)")
+            }
+            let url = stored.channel.settings[.webhookURL] ?? request.url
+            guard let token = stored.secrets[.authToken],
+                WebhookSignature.verifyTwilio(url: url, parameters: parameters, signature: signature, authToken: token)
+            else { throw MessagingFailure.invalidSignature }
+            channel = stored
+        default:
+            throw ServiceFailure.invalid("invalid_provider", "provider must be whatsapp or twilio", field: "provider")
+        }
+        let entry = JournalEntry(
+            id: Identifier.make(), provider: request.provider, channelID: channel.channel.id, body: body,
+            receivedAt: Millis.now())
+        try await journal.append(entry)
+        return .with {
+            $0.outcome = "accepted"
+            $0.journalID = entry.id
+        }
+    }
+
+    public func simulateInbound(
+        request: Switchboard_Messaging_V1_SimulateInboundRequest, context: ServerContext
+    ) async throws -> Switchboard_Messaging_V1_SimulateInboundResponse {
+        let orgID = try requireOrg(request.orgID)
+        let message = try SandboxMessage(request)
+        let channel = try await store.sandbox(orgID: orgID)
+        let entry = JournalEntry(
+            id: Identifier.make(), provider: "sandbox", channelID: channel.id, body: message.webhookBody(),
+            receivedAt: Millis.now())
+        try await journal.append(entry)
+        return .with {
+            $0.channelID = channel.id
+            $0.providerMessageID = message.messageID
+            $0.journalID = entry.id
+        }
+    }
+
+    private func requireOrg(_ orgID: String) throws(ServiceFailure) -> String {
+        guard !orgID.isEmpty else { throw .invalid("missing_org", "org_id is required", field: "org_id") }
+        return orgID
+    }
+}
+
+/// Comparison whose time does not depend on where the inputs differ.
+enum ConstantTime {
+    static func equal(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        guard a.count == b.count else { return false }
+        var difference: UInt8 = 0
+        for index in a.indices { difference |= a[index] ^ b[index] }
+        return difference == 0
+    }
+}

@@ -1,0 +1,176 @@
+import Foundation
+import GRPCCore
+import GRDB
+public import MessagingKit
+public import ServiceKit
+
+/// A channel as stored, secrets included (they never leave the service).
+struct StoredChannel: Sendable {
+    var channel: Channel
+    var secrets: [ChannelSetting: String]
+
+    func value(_ setting: ChannelSetting) -> String? {
+        setting.isSecret ? secrets[setting] : channel.settings[setting]
+    }
+}
+
+extension MessagingStore {
+    private static let columns = "id, org_id, kind, settings, secrets, status, created_at, updated_at"
+
+    private static func stored(_ row: Row) -> StoredChannel {
+        func decode(_ text: String) -> [ChannelSetting: String] {
+            let raw = (try? JSONDecoder().decode([String: String].self, from: Data(text.utf8))) ?? [:]
+            return Dictionary(uniqueKeysWithValues: raw.compactMap { key, value in
+                ChannelSetting(rawValue: key).map { ($0, value) }
+            })
+        }
+        let secrets = decode(row[4])
+        return StoredChannel(
+            channel: Channel(
+                id: row[0], orgID: row[1], kind: ChannelKind(rawValue: row[2]) ?? .sandbox, settings: decode(row[3]),
+                secretsSet: Set(secrets.keys), status: row[5], createdAt: row[6], updatedAt: row[7]),
+            secrets: secrets)
+    }
+
+    private static func encode(_ values: [ChannelSetting: String]) -> String {
+        let raw = Dictionary(uniqueKeysWithValues: values.map { ($0.key.rawValue, $0.value) })
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return String(decoding: (try? encoder.encode(raw)) ?? Data("{}".utf8), as: UTF8.self)
+    }
+
+    private static func save(_ db: Database, _ stored: StoredChannel) throws {
+        let channel = stored.channel
+        do {
+            try db.execute(
+                sql: """
+                    INSERT INTO channel (\(columns), phone_number_id) VALUES (?,?,?,?,?,?,?,?,?)
+                    ON CONFLICT(id) DO UPDATE SET settings = excluded.settings, secrets = excluded.secrets,
+                    status = excluded.status, updated_at = excluded.updated_at, phone_number_id = excluded.phone_number_id
+                    """,
+                arguments: [
+                    channel.id, channel.orgID, channel.kind.rawValue, encode(channel.settings), encode(stored.secrets),
+                    channel.status, channel.createdAt, channel.updatedAt,
+                    channel.kind == .whatsappCloud ? channel.settings[.phoneNumberID] : nil,
+                ])
+        } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
+            throw ServiceFailure(
+                .alreadyExists, "channel_exists", "another channel is already connected to this phone number id",
+                field: "phoneNumberId")
+        }
+    }
+
+    public func createChannel(orgID: String, kind: ChannelKind, settings: [ChannelSetting: String]) async throws
+        -> Channel
+    {
+        guard kind != .sandbox else {
+            throw ServiceFailure.invalid("invalid_kind", "the sandbox channel exists in every organisation", field: "kind")
+        }
+        let validated = try ChannelRules.validate(kind: kind, settings: settings, existing: [:])
+        let now = Millis.now()
+        let stored = StoredChannel(
+            channel: Channel(
+                id: Identifier.make(), orgID: orgID, kind: kind, settings: validated.filter { !$0.key.isSecret },
+                secretsSet: Set(validated.keys.filter(\.isSecret)), status: "active", createdAt: now, updatedAt: now),
+            secrets: validated.filter { $0.key.isSecret })
+        try await writer.write { db in try Self.save(db, stored) }
+        return stored.channel
+    }
+
+    public func updateChannel(orgID: String, id: String, patch: [ChannelSetting: String]) async throws -> Channel {
+        try await writer.write { db in
+            var stored = try Self.find(db, orgID: orgID, id: id)
+            var current = stored.channel.settings.merging(stored.secrets) { a, _ in a }
+            current.merge(patch) { _, new in new }
+            let validated = try ChannelRules.validate(kind: stored.channel.kind, settings: current, existing: [:])
+            stored.channel.settings = validated.filter { !$0.key.isSecret }
+            stored.secrets = validated.filter { $0.key.isSecret }
+            stored.channel.secretsSet = Set(stored.secrets.keys)
+            if patch[.accessToken] != nil || patch[.authToken] != nil { stored.channel.status = "active" }
+            stored.channel.updatedAt = Millis.now()
+            try Self.save(db, stored)
+            return stored.channel
+        }
+    }
+
+    public func deleteChannel(orgID: String, id: String) async throws {
+        try await writer.write { db in
+            let stored = try Self.find(db, orgID: orgID, id: id)
+            guard stored.channel.kind != .sandbox else { throw MessagingFailure.sandboxChannel }
+            try db.execute(sql: "DELETE FROM channel WHERE id = ?", arguments: [id])
+        }
+    }
+
+    public func channel(orgID: String, id: String) async throws -> Channel {
+        try await writer.read { db in try Self.find(db, orgID: orgID, id: id).channel }
+    }
+
+    /// The org's channels, oldest first, after making sure its sandbox channel exists.
+    public func channels(orgID: String) async throws -> [Channel] {
+        _ = try await sandbox(orgID: orgID)
+        return try await writer.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT \(Self.columns) FROM channel WHERE org_id = ? ORDER BY kind != 'sandbox', id",
+                arguments: [orgID])
+                .map { Self.stored($0).channel }
+        }
+    }
+
+    /// The org's sandbox channel, created on first use.
+    public func sandbox(orgID: String) async throws -> Channel {
+        if let existing = try await writer.read({ db in
+            try Row.fetchOne(
+                db, sql: "SELECT \(Self.columns) FROM channel WHERE org_id = ? AND kind = 'sandbox'", arguments: [orgID])
+        }) {
+            return Self.stored(existing).channel
+        }
+        return try await writer.write { db in
+            if let row = try Row.fetchOne(
+                db, sql: "SELECT \(Self.columns) FROM channel WHERE org_id = ? AND kind = 'sandbox'", arguments: [orgID])
+            {
+                return Self.stored(row).channel
+            }
+            let now = Millis.now()
+            let stored = StoredChannel(
+                channel: Channel(
+                    id: Identifier.make(), orgID: orgID, kind: .sandbox, settings: [.name: "Sandbox"], secretsSet: [],
+                    status: "active", createdAt: now, updatedAt: now),
+                secrets: [:])
+            try Self.save(db, stored)
+            return stored.channel
+        }
+    }
+
+    static func find(_ db: Database, orgID: String, id: String) throws -> StoredChannel {
+        guard
+            let row = try Row.fetchOne(
+                db, sql: "SELECT \(columns) FROM channel WHERE id = ? AND org_id = ?", arguments: [id, orgID])
+        else { throw MessagingFailure.channelNotFound }
+        return stored(row)
+    }
+
+    // MARK: lookups by the provider's routing keys (any org)
+
+    func channel(id: String) async throws -> StoredChannel? {
+        try await writer.read { db in
+            try Row.fetchOne(db, sql: "SELECT \(Self.columns) FROM channel WHERE id = ?", arguments: [id]).map(Self.stored)
+        }
+    }
+
+    func whatsappChannels(phoneNumberIDs: [String]) async throws -> [StoredChannel] {
+        guard !phoneNumberIDs.isEmpty else { return [] }
+        return try await writer.read { db in
+            try Row.fetchAll(
+                db,
+                sql: "SELECT \(Self.columns) FROM channel WHERE phone_number_id IN (\(phoneNumberIDs.map { _ in "?" }.joined(separator: ",")))",
+                arguments: StatementArguments(phoneNumberIDs)
+            ).map(Self.stored)
+        }
+    }
+
+    func whatsappChannels() async throws -> [StoredChannel] {
+        try await writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT \(Self.columns) FROM channel WHERE kind = 'whatsapp_cloud'").map(Self.stored)
+        }
+    }
+}

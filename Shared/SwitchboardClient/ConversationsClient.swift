@@ -1,0 +1,152 @@
+public import ContactsKit
+public import ConversationsKit
+public import GRPCCore
+public import ServiceKit
+import SwiftProtobuf
+import SwitchboardProtos
+
+/// The conversations service, in domain types: recording inbound messages and statuses, the inbox, actions.
+public struct ConversationsClient<Transport: ClientTransport>: Sendable {
+    let client: Switchboard_Conversations_V1_ConversationsService.Client<Transport>
+    let caller: RPCCaller
+
+    public init(_ grpc: GRPCClient<Transport>, caller: RPCCaller) {
+        client = .init(wrapping: grpc)
+        self.caller = caller
+    }
+
+    /// Idempotent on the server (deduplicated by provider message id), so retried on UNAVAILABLE.
+    @discardableResult
+    public func recordInbound(
+        orgID: String, channelID: String, medium: String, contact: ContactSnapshot, mergedContactIDs: [String],
+        message: InboundMessage
+    ) async throws(ServiceFailure) -> (message: ConversationsKit.Message, conversation: Conversation, duplicate: Bool) {
+        let request = Switchboard_Conversations_V1_RecordInboundRequest.with {
+            $0.orgID = orgID
+            $0.channelID = channelID
+            $0.medium = medium
+            $0.contact = .init(contact)
+            $0.mergedContactIds = mergedContactIDs
+            $0.message = .init(message)
+        }
+        let response = try await caller.call("RecordInbound", idempotent: true) { metadata, options in
+            try await client.recordInbound(request, metadata: metadata, options: options)
+        }
+        return (ConversationsKit.Message(response.message), Conversation(response.conversation), response.duplicate)
+    }
+
+    /// Statuses only move forward on the server, so a retry is harmless.
+    public func updateDelivery(
+        orgID: String, channelID: String, providerMessageID: String, status: String, at: Millis, errorCode: String?,
+        errorText: String?
+    ) async throws(ServiceFailure) {
+        let request = Switchboard_Conversations_V1_UpdateDeliveryRequest.with {
+            $0.orgID = orgID
+            $0.channelID = channelID
+            $0.providerMessageID = providerMessageID
+            $0.status = status
+            $0.at = .init(millis: at)
+            $0.errorCode = errorCode ?? ""
+            $0.errorText = errorText ?? ""
+        }
+        _ = try await caller.call("UpdateDelivery", idempotent: true) { metadata, options in
+            try await client.updateDelivery(request, metadata: metadata, options: options)
+        }
+    }
+
+    public func list(orgID: String, filter: InboxFilter, cursor: String?, limit: Int) async throws(ServiceFailure)
+        -> Page<Conversation>
+    {
+        let request = Switchboard_Conversations_V1_ListConversationsRequest.with {
+            $0.orgID = orgID
+            $0.filter = .init(filter)
+            $0.page.cursor = cursor ?? ""
+            $0.page.limit = Int32(limit)
+        }
+        let response = try await caller.call("ListConversations", idempotent: true) { metadata, options in
+            try await client.listConversations(request, metadata: metadata, options: options)
+        }
+        return Page(
+            items: response.conversations.map(Conversation.init),
+            nextCursor: response.page.nextCursor.isEmpty ? nil : response.page.nextCursor)
+    }
+
+    public func get(orgID: String, id: String) async throws(ServiceFailure) -> Conversation {
+        let request = Switchboard_Conversations_V1_GetConversationRequest.with {
+            $0.orgID = orgID
+            $0.id = id
+        }
+        return Conversation(
+            try await caller.call("GetConversation", idempotent: true) { metadata, options in
+                try await client.getConversation(request, metadata: metadata, options: options)
+            })
+    }
+
+    public func messages(orgID: String, conversationID: String, cursor: String?, limit: Int)
+        async throws(ServiceFailure) -> Page<ConversationsKit.Message>
+    {
+        let request = Switchboard_Conversations_V1_ListMessagesRequest.with {
+            $0.orgID = orgID
+            $0.conversationID = conversationID
+            $0.page.cursor = cursor ?? ""
+            $0.page.limit = Int32(limit)
+        }
+        let response = try await caller.call("ListMessages", idempotent: true) { metadata, options in
+            try await client.listMessages(request, metadata: metadata, options: options)
+        }
+        return Page(
+            items: response.messages.map(ConversationsKit.Message.init),
+            nextCursor: response.page.nextCursor.isEmpty ? nil : response.page.nextCursor)
+    }
+
+    /// Assigns (or with nil, unassigns) the conversation.
+    public func assign(orgID: String, id: String, agentID: String?, actor: Actor) async throws(ServiceFailure)
+        -> Conversation
+    {
+        let request = Switchboard_Conversations_V1_AssignRequest.with {
+            $0.orgID = orgID
+            $0.id = id
+            $0.agentID = agentID ?? ""
+            $0.actor = .init(actor)
+        }
+        return Conversation(
+            try await caller.call("Assign", idempotent: false) { metadata, options in
+                try await client.assign(request, metadata: metadata, options: options)
+            })
+    }
+
+    public func setStatus(orgID: String, id: String, status: ConversationStatus, actor: Actor)
+        async throws(ServiceFailure) -> Conversation
+    {
+        let request = Switchboard_Conversations_V1_SetStatusRequest.with {
+            $0.orgID = orgID
+            $0.id = id
+            $0.status = status.rawValue
+            $0.actor = .init(actor)
+        }
+        return Conversation(
+            try await caller.call("SetStatus", idempotent: false) { metadata, options in
+                try await client.setStatus(request, metadata: metadata, options: options)
+            })
+    }
+
+    /// Applies an action to the listed conversations, or (with `filter`) to every one the inbox would list.
+    public func bulk(orgID: String, action: BulkAction, ids: [String]?, filter: InboxFilter?, actor: Actor)
+        async throws(ServiceFailure) -> Int
+    {
+        let request = Switchboard_Conversations_V1_BulkRequest.with {
+            $0.orgID = orgID
+            $0.action = action.rawValue
+            $0.ids = ids ?? []
+            if let filter {
+                $0.filter = .init(filter)
+                $0.allMatching = true
+            }
+            $0.actor = .init(actor)
+        }
+        return Int(
+            try await caller.call("Bulk", idempotent: true) { metadata, options in
+                try await client.bulk(request, metadata: metadata, options: options)
+            }.affected)
+    }
+}
