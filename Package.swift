@@ -73,11 +73,25 @@ let package = Package(
             path: "Shared/ContactsKit",
             swiftSettings: upcoming
         ),
+        // The messaging vocabulary (channels and their settings) shared by the service and its client.
+        .target(
+            name: "MessagingKit",
+            dependencies: ["ServiceKit", "SwitchboardProtos", protobuf],
+            path: "Shared/MessagingKit",
+            swiftSettings: upcoming
+        ),
+        // The conversations vocabulary (conversations, messages, inbox filters) shared by the service and its client.
+        .target(
+            name: "ConversationsKit",
+            dependencies: ["ServiceKit", "SwitchboardProtos", protobuf],
+            path: "Shared/ConversationsKit",
+            swiftSettings: upcoming
+        ),
         // Typed clients for the services: domain types in, domain types out, a typed error.
         .target(
             name: "SwitchboardClient",
             dependencies: [
-                "ServiceKit", "ContactsKit", "SwitchboardProtos", grpcCore, grpcNIO, grpcProtobuf, protobuf, logging,
+                "ServiceKit", "ContactsKit", "ConversationsKit", "MessagingKit", "SwitchboardProtos", grpcCore, grpcNIO, grpcProtobuf, protobuf, logging,
                 metrics,
             ],
             path: "Shared/SwitchboardClient",
@@ -99,10 +113,13 @@ let package = Package(
             path: "Services/Contacts/contacts-service",
             swiftSettings: upcoming
         ),
-        // Conversations: inbox, messages, quick replies, CSAT (features arrive with later issues).
+        // Conversations: the inbox, messages and their delivery status (quick replies and CSAT arrive later).
         .target(
             name: "ConversationsService",
-            dependencies: ["ServiceKit", grdb, lifecycle, logging],
+            dependencies: [
+                "ConversationsKit", "ContactsKit", "ServiceKit", "SwitchboardProtos", grpcCore, grdb, lifecycle, logging,
+                protobuf,
+            ],
             path: "Services/Conversations/ConversationsService",
             swiftSettings: upcoming
         ),
@@ -112,10 +129,13 @@ let package = Package(
             path: "Services/Conversations/conversations-service",
             swiftSettings: upcoming
         ),
-        // Messaging: channels, webhook journal, outbox (features arrive with later issues).
+        // Messaging: channels, the webhook journal and its processor (the outbox arrives later).
         .target(
             name: "MessagingService",
-            dependencies: ["ServiceKit", grdb, lifecycle, logging],
+            dependencies: [
+                "MessagingKit", "ContactsKit", "ConversationsKit", "ServiceKit", "SwitchboardClient", "SwitchboardProtos", grpcCore, grdb,
+                lifecycle, logging, protobuf, crypto,
+            ],
             path: "Services/Messaging/MessagingService",
             swiftSettings: upcoming
         ),
@@ -142,7 +162,8 @@ let package = Package(
         .target(
             name: "EdgeService",
             dependencies: [
-                "ServiceKit", "SwitchboardClient", grdb, hummingbird, lifecycle, logging, metrics, prometheus, crypto,
+                "ServiceKit", "SwitchboardClient", "ContactsKit", "ConversationsKit", "MessagingKit", grdb, hummingbird,
+                lifecycle, logging, metrics, prometheus, crypto,
             ],
             path: "Services/Edge/EdgeService",
             swiftSettings: upcoming
@@ -180,6 +201,18 @@ let package = Package(
                 hummingbird, hummingbirdTesting,
             ],
             path: "Tests/EdgeServiceTests",
+            swiftSettings: upcoming
+        ),
+        .testTarget(
+            name: "MessagingServiceTests",
+            dependencies: ["MessagingService", "MessagingKit", "ServiceKit", grdb],
+            path: "Tests/MessagingServiceTests",
+            swiftSettings: upcoming
+        ),
+        .testTarget(
+            name: "ConversationsServiceTests",
+            dependencies: ["ConversationsService", "ConversationsKit", "ContactsKit", "ServiceKit", grpcCore, grdb],
+            path: "Tests/ConversationsServiceTests",
             swiftSettings: upcoming
         ),
     ]

@@ -210,7 +210,7 @@ struct EdgeRouterTests {
             let head = line[line.index(line.startIndex, offsetBy: 2)..<pathStart].trimmingCharacters(in: .whitespaces)
             let path = line[line.index(after: pathStart)...].prefix { $0 != "`" }.split(separator: " ")[0]
             for method in head.split(separator: "/") where ["GET", "POST", "PATCH", "DELETE", "PUT"].contains(method) {
-                documented.append((String(method).lowercased(), (path.hasPrefix("/api/") || path.hasPrefix("/healthz") || path.hasPrefix("/metrics") ? "" : prefix) + path))
+                documented.append((String(method).lowercased(), (path.hasPrefix("/api/") || path.hasPrefix("/webhooks/") || path.hasPrefix("/healthz") || path.hasPrefix("/metrics") ? "" : prefix) + path))
             }
         }
         #expect(documented.count > 30)

@@ -21,15 +21,17 @@ public func buildEdgeApplication(
         SQLiteDatabase.openPool(path: try common.databasePath("edge"), migrator: DatabaseMigrator()))
     let operatorKeyHash = try await EdgeBootstrap(store: store, config: config, logger: logger).run()
     let connections = try ServiceConnections(config: config)
+    let host = config.string("SWITCHBOARD_HTTP_HOST", default: "127.0.0.1")
+    let port = try config.port("SWITCHBOARD_HTTP_PORT", default: 8080)
+    var publicURL = config.string("SWITCHBOARD_PUBLIC_URL", default: "http://\(host):\(port)")
+    while publicURL.hasSuffix("/") { publicURL.removeLast() }
     let router = buildEdgeRouter(
         connections: connections, store: store, token: common.internalToken, operatorKeyHash: operatorKeyHash,
-        prometheus: prometheus, logger: logger)
+        prometheus: prometheus, logger: logger, publicURL: publicURL)
     return Application(
         router: router,
         configuration: .init(
-            address: .hostname(
-                config.string("SWITCHBOARD_HTTP_HOST", default: "127.0.0.1"),
-                port: try config.port("SWITCHBOARD_HTTP_PORT", default: 8080)),
+            address: .hostname(host, port: port),
             serverName: "switchboard-edge"),
         services: [connections],
         logger: logger)
@@ -38,26 +40,32 @@ public func buildEdgeApplication(
 /// The router with every route, given running service connections (tests pass their own).
 public func buildEdgeRouter(
     connections: ServiceConnections, store: EdgeStore, token: String, operatorKeyHash: String,
-    prometheus: PrometheusCollectorRegistry?, logger: Logger
+    prometheus: PrometheusCollectorRegistry?, logger: Logger, publicURL: String = "http://127.0.0.1:8080"
 ) -> Router<EdgeRequestContext> {
     let caller = RPCCaller(token: token)
     let contacts = ContactsClient(connections.contacts, caller: caller)
     let deps = EdgeDependencies(
-        contacts: contacts, contactReader: ContactReader(client: contacts), store: store,
+        contacts: contacts, contactReader: ContactReader(client: contacts),
+        messaging: MessagingClient(connections.messaging, caller: caller),
+        conversations: ConversationsClient(connections.conversations, caller: caller), store: store,
         authenticator: APIKeyAuthenticator(store: store),
-        health: connections.all.map { ($0.0, HealthClient($0.1)) })
+        health: connections.all.map { ($0.0, HealthClient($0.1)) }, publicURL: publicURL, logger: logger)
     let router = Router(context: EdgeRequestContext.self)
     router.add(middleware: ErrorAndRequestIDMiddleware(logger: logger))
     router.add(middleware: MetricsMiddleware())
     let registry = RouteRegistry()
     let document = OpenAPIText()
     SystemRoutes(deps: deps, prometheus: prometheus, openAPI: { document.text }).register(on: router, registry: registry)
+    WebhookRoutes(deps: deps).register(on: router, registry: registry)
     let api = router.group(RouterPath(stringLiteral: ContactsRoutes.prefix))
         .add(middleware: APIKeyMiddleware(authenticator: deps.authenticator))
     ContactsRoutes(deps: deps).register(on: api, registry: registry)
     ImportRoutes(deps: deps).register(on: api, registry: registry)
     RulesRoutes(deps: deps).register(on: api, registry: registry)
     AccountRoutes(deps: deps).register(on: api, registry: registry)
+    AgentsRoutes(deps: deps).register(on: api, registry: registry)
+    ChannelsRoutes(deps: deps).register(on: api, registry: registry)
+    ConversationsRoutes(deps: deps).register(on: api, registry: registry)
     let admin = router.group(RouterPath(stringLiteral: AdminRoutes.prefix))
         .add(middleware: OperatorMiddleware(operatorKeyHash: operatorKeyHash))
     AdminRoutes(deps: deps).register(on: admin, registry: registry)

@@ -62,7 +62,8 @@ struct APIKeyMiddleware: RouterMiddleware {
         guard let secret = APIKeyAuthenticator.bearer(request), let info = try await authenticator.authenticate(secret)
         else { throw APIError.unauthorized }
         var context = context
-        context.caller = Caller(orgID: info.orgID, keyID: info.id, keyName: info.name, role: info.role)
+        context.caller = Caller(
+            orgID: info.orgID, keyID: info.id, keyName: info.name, role: info.role, agentID: info.agentID)
         return try await next(request, context)
     }
 }

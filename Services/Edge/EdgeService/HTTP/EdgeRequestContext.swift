@@ -10,6 +10,8 @@ public struct Caller: Sendable {
     public var keyID: String
     public var keyName: String
     public var role: String
+    /// The agent this key acts as, if any.
+    public var agentID: String?
 
     public var actor: Actor { Actor(kind: "api_key", id: keyID, name: keyName) }
     public var isAdmin: Bool { role == "admin" }
@@ -29,6 +31,13 @@ public struct EdgeRequestContext: RequestContext {
 
     func requireCaller() throws(APIError) -> Caller {
         guard let caller else { throw APIError.unauthorized }
+        return caller
+    }
+
+    /// The caller, who must hold an admin key (403 `forbidden` otherwise).
+    func requireAdmin() throws(APIError) -> Caller {
+        let caller = try requireCaller()
+        guard caller.isAdmin else { throw APIError(.forbidden, "forbidden", "only admin keys may do this") }
         return caller
     }
 }

@@ -45,6 +45,14 @@ struct JSONObject {
         }
     }
 
+    func int(_ key: String) throws(APIError) -> Int64? {
+        switch pairs[key] {
+        case nil, .null?: return nil
+        case .int(let value)?: return value
+        default: throw wrongType(key, "an integer")
+        }
+    }
+
     func strings(_ key: String) throws(APIError) -> [String]? {
         switch pairs[key] {
         case nil: return nil

@@ -166,17 +166,23 @@ enum OpenAPISchemas {
                 object([
                     ("id", string()), ("prefix", string()), ("name", string()),
                     ("role", enumeration(["admin", "agent"])), ("createdAt", time), ("lastUsedAt", time),
-                    ("revokedAt", time),
+                    ("revokedAt", time), ("agentId", string(nullable: true)),
                 ])
             ),
             (
                 "ApiKeyCreated",
                 object([
                     ("id", string()), ("key", string("the secret, shown only in this answer")), ("prefix", string()),
-                    ("name", string()), ("role", string()), ("createdAt", time),
+                    ("name", string()), ("role", string()), ("createdAt", time), ("agentId", string(nullable: true)),
                 ])
             ),
-            ("ApiKeyInput", object([("name", string()), ("role", enumeration(["admin", "agent"]))])),
+            (
+                "ApiKeyInput",
+                object([
+                    ("name", string()), ("role", enumeration(["admin", "agent"])),
+                    ("agentId", string("the agent this key acts as")),
+                ])
+            ),
             ("ApiKeyList", object([("data", array(ref("ApiKey")))], required: ["data"])),
             (
                 "Organization",
@@ -195,6 +201,6 @@ enum OpenAPISchemas {
                     ("services", .object([("type", "object"), ("additionalProperties", string())])),
                 ])
             ),
-        ]
+        ] + inbox
     }
 }

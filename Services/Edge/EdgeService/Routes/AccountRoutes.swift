@@ -30,7 +30,7 @@ struct AccountRoutes {
         .object([
             ("id", .string(info.id)), ("prefix", .string(info.prefix)), ("name", .string(info.name)),
             ("role", .string(info.role)), ("createdAt", .time(info.createdAt)), ("lastUsedAt", .time(info.lastUsedAt)),
-            ("revokedAt", .time(info.revokedAt)),
+            ("revokedAt", .time(info.revokedAt)), ("agentId", .string(info.agentID)),
         ])
     }
 
@@ -38,6 +38,7 @@ struct AccountRoutes {
         .object([
             ("id", .string(info.id)), ("key", .string(key)), ("prefix", .string(info.prefix)),
             ("name", .string(info.name)), ("role", .string(info.role)), ("createdAt", .time(info.createdAt)),
+            ("agentId", .string(info.agentID)),
         ])
     }
 
@@ -57,7 +58,7 @@ struct AccountRoutes {
     @Sendable func create(_ request: Request, _ context: EdgeRequestContext) async throws -> Response {
         let caller = try requireAdmin(context)
         var request = request
-        let body = try JSONObject(body: try await request.bodyBytes(), allowed: ["name", "role"])
+        let body = try JSONObject(body: try await request.bodyBytes(), allowed: ["name", "role", "agentId"])
         let name = (try body.string("name") ?? "api key").trimmingCharacters(in: .whitespaces)
         guard !name.isEmpty, name.count <= 100 else {
             throw APIError(.badRequest, "invalid_name", "name must be 1–100 characters", field: "name")
@@ -66,7 +67,8 @@ struct AccountRoutes {
         guard role == "admin" || role == "agent" else {
             throw APIError(.badRequest, "invalid_role", "role must be admin or agent", field: "role")
         }
-        let created = try await deps.store.createKey(orgID: caller.orgID, name: name, role: role)
+        let agentID = try body.string("agentId")
+        let created = try await deps.store.createKey(orgID: caller.orgID, name: name, role: role, agentID: agentID)
         return .json(Self.renderCreated(key: created.key, created.info), status: .created)
     }
 

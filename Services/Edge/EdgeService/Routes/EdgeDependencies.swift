@@ -1,6 +1,6 @@
 import ContactsKit
+import Logging
 import ServiceKit
-import SwitchboardClient
 import SwitchboardClient
 
 /// What route handlers use: the typed service clients and edge's own store.
@@ -8,7 +8,12 @@ struct EdgeDependencies: Sendable {
     let contacts: ContactsClient<ServiceTransport>
     /// Single-contact reads, batched under load (`GET /contacts/{id}`).
     let contactReader: ContactReader<ServiceTransport>
+    let messaging: MessagingClient<ServiceTransport>
+    let conversations: ConversationsClient<ServiceTransport>
     let store: EdgeStore
     let authenticator: APIKeyAuthenticator
     let health: [(ServiceName, HealthClient<ServiceTransport>)]
+    /// Where providers reach edge (`SWITCHBOARD_PUBLIC_URL`): Twilio signs this URL.
+    let publicURL: String
+    let logger: Logger
 }

@@ -21,6 +21,8 @@ public struct APIKeyInfo: Sendable, Equatable {
     public var createdAt: Millis
     public var lastUsedAt: Millis?
     public var revokedAt: Millis?
+    /// The agent the key acts as (`assignee=me`), if any.
+    public var agentID: String? = nil
 }
 
 /// edge.db: organisations, API keys (SHA-256 hashes) and the operator key's hash.
@@ -46,6 +48,17 @@ public final class EdgeStore: Sendable {
                         created_at INTEGER NOT NULL, last_used_at INTEGER, revoked_at INTEGER);
                     CREATE INDEX api_key_org ON api_key(org_id, id);
                     CREATE TABLE setting (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);
+                    """)
+        }
+        migrator.registerMigration("v2-agents") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE agent (
+                        id TEXT PRIMARY KEY NOT NULL, org_id TEXT NOT NULL REFERENCES organization(id),
+                        name TEXT NOT NULL, email TEXT NOT NULL, role TEXT NOT NULL,
+                        created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+                    CREATE UNIQUE INDEX agent_org_email ON agent(org_id, email);
+                    ALTER TABLE api_key ADD COLUMN agent_id TEXT;
                     """)
         }
         return migrator
@@ -74,27 +87,36 @@ public final class EdgeStore: Sendable {
 
     static func prefix(of key: String) -> String { String(key.prefix(10)) }
 
-    static let keyColumns = "id, org_id, prefix, name, role, created_at, last_used_at, revoked_at"
+    static let keyColumns = "id, org_id, prefix, name, role, created_at, last_used_at, revoked_at, agent_id"
 
     static func keyInfo(_ row: Row) -> APIKeyInfo {
         APIKeyInfo(
             id: row[0], orgID: row[1], prefix: row[2], name: row[3], role: row[4], createdAt: row[5],
-            lastUsedAt: row[6], revokedAt: row[7])
+            lastUsedAt: row[6], revokedAt: row[7], agentID: row[8])
     }
 
-    static func insertKey(_ db: Database, orgID: String, key: String, name: String, role: String) throws -> APIKeyInfo {
+    static func insertKey(
+        _ db: Database, orgID: String, key: String, name: String, role: String, agentID: String? = nil
+    ) throws -> APIKeyInfo {
         let info = APIKeyInfo(
             id: Identifier.make(), orgID: orgID, prefix: prefix(of: key), name: name, role: role,
-            createdAt: Millis.now(), lastUsedAt: nil, revokedAt: nil)
+            createdAt: Millis.now(), lastUsedAt: nil, revokedAt: nil, agentID: agentID)
         try db.execute(
-            sql: "INSERT INTO api_key (id, org_id, prefix, hash, name, role, created_at) VALUES (?,?,?,?,?,?,?)",
-            arguments: [info.id, orgID, info.prefix, hash(key), name, role, info.createdAt])
+            sql: "INSERT INTO api_key (id, org_id, prefix, hash, name, role, created_at, agent_id) VALUES (?,?,?,?,?,?,?,?)",
+            arguments: [info.id, orgID, info.prefix, hash(key), name, role, info.createdAt, agentID])
         return info
     }
 
-    public func createKey(orgID: String, name: String, role: String) async throws -> (key: String, info: APIKeyInfo) {
+    public func createKey(orgID: String, name: String, role: String, agentID: String? = nil) async throws
+        -> (key: String, info: APIKeyInfo)
+    {
         let key = Self.generateKey()
-        let info = try await writer.write { db in try Self.insertKey(db, orgID: orgID, key: key, name: name, role: role) }
+        let info = try await writer.write { db in
+            if let agentID, try Self.findAgent(db, orgID: orgID, id: agentID) == nil {
+                throw APIError.notFound("agent")
+            }
+            return try Self.insertKey(db, orgID: orgID, key: key, name: name, role: role, agentID: agentID)
+        }
         return (key, info)
     }
 

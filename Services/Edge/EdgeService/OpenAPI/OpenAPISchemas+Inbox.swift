@@ -1,0 +1,107 @@
+/// Schemas of agents, channels, webhooks and the inbox.
+extension OpenAPISchemas {
+    static let integer: JSONValue = .object([("type", "integer")])
+    static let boolean: JSONValue = .object([("type", "boolean")])
+    static let anyObject: JSONValue = .object([("type", "object")])
+    static let nullableObject: JSONValue = .object([("type", .array(["object", "null"]))])
+
+    static var channelSettings: [(String, JSONValue)] {
+        [
+            ("name", string(nullable: true)), ("phoneNumberId", string(nullable: true)),
+            ("displayPhoneNumber", string(nullable: true)), ("businessAccountId", string(nullable: true)),
+            ("accessToken", string(nullable: true, "write-only: answered as ******** when set")),
+            ("appSecret", string(nullable: true, "write-only")), ("verifyToken", string(nullable: true, "write-only")),
+            ("graphApiBaseUrl", string(nullable: true)), ("graphApiVersion", string(nullable: true)),
+            ("accountSid", string(nullable: true)), ("authToken", string(nullable: true, "write-only")),
+            ("fromNumber", string(nullable: true)), ("messagingServiceSid", string(nullable: true)),
+            ("apiBaseUrl", string(nullable: true)), ("webhookUrl", string(nullable: true)),
+            ("messagesPerSecond", type("integer", nullable: true)),
+        ]
+    }
+
+    static var inbox: [(String, JSONValue)] {
+        [
+            ("AgentInput", object([("name", string()), ("email", string()), ("role", enumeration(["admin", "agent"]))])),
+            (
+                "Agent",
+                object([
+                    ("id", string()), ("name", string()), ("email", string()), ("role", string()),
+                    ("createdAt", time), ("updatedAt", time),
+                ])
+            ),
+            ("AgentList", object([("data", array(ref("Agent")))], required: ["data"])),
+            ("ChannelInput", object([("kind", enumeration(["whatsapp_cloud", "twilio_sms"]))] + channelSettings)),
+            (
+                "Channel",
+                object(
+                    [
+                        ("id", string()), ("kind", enumeration(["whatsapp_cloud", "twilio_sms", "sandbox"])),
+                        ("status", string()), ("createdAt", time), ("updatedAt", time),
+                    ] + channelSettings)
+            ),
+            ("ChannelList", object([("data", array(ref("Channel")))], required: ["data"])),
+            (
+                "SandboxInbound",
+                object(
+                    [
+                        ("from", string("E.164")), ("whatsappUserId", string()), ("username", string()),
+                        ("name", string()), ("text", string()), ("referral", anyObject), ("messageId", string()),
+                    ], required: ["text"])
+            ),
+            (
+                "SandboxAccepted",
+                object([("channelId", string()), ("messageId", string()), ("journalId", string())])
+            ),
+            ("WhatsAppWebhook", object([("object", string()), ("entry", array(anyObject))], closed: false)),
+            ("WebhookAccepted", object([("status", enumeration(["accepted", "unknown_channel"]))])),
+            (
+                "Conversation",
+                object([
+                    ("id", string()),
+                    (
+                        "contact",
+                        object([
+                            ("id", string()), ("name", string(nullable: true)), ("phone", string(nullable: true)),
+                            ("whatsappUsername", string(nullable: true)),
+                        ])
+                    ),
+                    ("channelId", string()), ("channel", enumeration(["whatsapp", "sms"])),
+                    ("status", enumeration(["OPEN", "ASSIGNED", "RESOLVED", "BOT_ACTIVE", "AI_ACTIVE"])),
+                    ("assigneeId", string(nullable: true)), ("lastActivityAt", time), ("lastInboundAt", time),
+                    ("unreadCount", integer), ("starred", boolean), ("archived", boolean), ("window", nullableObject),
+                    ("lastMessage", nullableObject), ("createdAt", time), ("resolvedAt", time), ("deletedAt", time),
+                ])
+            ),
+            ("ConversationList", list("Conversation")),
+            (
+                "Message",
+                object([
+                    ("id", string()), ("conversationId", string()), ("contactId", string()), ("channelId", string()),
+                    ("direction", enumeration(["inbound", "outbound"])), ("type", string()), ("text", string()),
+                    ("content", anyObject), ("providerMessageId", string(nullable: true)), ("status", string()),
+                    ("error", nullableObject), ("replyTo", string(nullable: true)), ("forwarded", boolean),
+                    ("sentAt", time), ("recordedAt", time), ("statusAt", time),
+                    ("senderAgentId", string(nullable: true)),
+                ])
+            ),
+            ("MessageList", list("Message")),
+            (
+                "ConversationPatch",
+                object([
+                    ("status", enumeration(["OPEN", "RESOLVED", "BOT_ACTIVE", "AI_ACTIVE"])), ("starred", boolean),
+                    ("archived", boolean),
+                ])
+            ),
+            ("AssignInput", object([("agentId", string("an agent id or \"me\""))], required: ["agentId"])),
+            (
+                "BulkInput",
+                object(
+                    [
+                        ("action", enumeration(["mark_read", "star", "unstar", "archive", "unarchive", "delete", "restore"])),
+                        ("ids", array(string())), ("filter", anyObject),
+                    ], required: ["action"])
+            ),
+            ("BulkResult", object([("affected", integer)])),
+        ]
+    }
+}
