@@ -275,7 +275,7 @@ def _entropy_bits(secret: str) -> float:
 def test_api_key_lifecycle(org):
     r = org.post("/api-keys", json={"name": "ci bot", "role": "admin"})
     k = assert_json(r, 201)
-    assert set(k) == {"id", "key", "prefix", "name", "role", "createdAt"}
+    assert set(k) == {"id", "key", "prefix", "name", "role", "createdAt", "agentId"}
     assert_uuid7(k["id"])
     assert (k["name"], k["role"]) == ("ci bot", "admin")
     assert_recent(k["createdAt"])
@@ -290,7 +290,7 @@ def test_api_key_lifecycle(org):
     keys = assert_json(listing, 200)["data"]
     assert key not in listing.text and other["key"] not in listing.text, "the list must never show a full key"
     entry = next(e for e in keys if e["id"] == k["id"])
-    assert set(entry) == {"id", "prefix", "name", "role", "createdAt", "lastUsedAt", "revokedAt"}
+    assert set(entry) == {"id", "prefix", "name", "role", "createdAt", "lastUsedAt", "revokedAt", "agentId"}
     assert entry["prefix"] == prefix and entry["lastUsedAt"] is None and entry["revokedAt"] is None
     assert {e["id"] for e in keys} == {org.key_id, k["id"], other["id"]}
 
