@@ -66,6 +66,39 @@ import Testing
         #expect(try await list(store, InboxFilter(query: "zzz")) == [])
     }
 
+    /// A frequent fragment walks the inbox index, a rare one sorts its few matches: both answer newest first,
+    /// page by page, and a renamed contact is found under its new name only.
+    @Test func searchWithManyOrFewMatchesPagesTheSameWay() async throws {
+        let store = try ConversationsStore.inMemory()
+        let many = InboxQuery.sortedSearchLimit + 50
+        for index in 0..<many {
+            try await receive(store, person("m\(index)", name: "Common Name \(index)"), now: at(index))
+        }
+        for index in 0..<3 {
+            try await receive(store, person("r\(index)", name: "Rare Zyx \(index)"), now: at(many + index))
+        }
+        var seen: [String] = []
+        var cursor: String?
+        repeat {
+            let page = try await store.conversations(
+                orgID: orgA, filter: InboxFilter(query: "common"), cursor: cursor, limit: 200, now: at(many + 10))
+            seen += page.items.map(\.contact.id)
+            cursor = page.nextCursor
+        } while cursor != nil
+        #expect(seen == (0..<many).reversed().map { "m\($0)" })
+        let rare = try await store.conversations(
+            orgID: orgA, filter: InboxFilter(query: "zyx"), cursor: nil, limit: 2, now: at(many + 10))
+        #expect(rare.items.map(\.contact.id) == ["r2", "r1"])
+        let rest = try await store.conversations(
+            orgID: orgA, filter: InboxFilter(query: "zyx"), cursor: rare.nextCursor, limit: 2, now: at(many + 10))
+        #expect(rest.items.map(\.contact.id) == ["r0"])
+        #expect(rest.nextCursor == nil)
+
+        try await receive(store, person("r0", name: "Renamed Qwv"), now: at(many + 20))
+        #expect(try await list(store, InboxFilter(query: "qwv")).count == 1)
+        #expect(try await list(store, InboxFilter(query: "zyx")).count == 2)
+    }
+
     @Test func keysetPagesHaveNoDuplicateAndNoGap() async throws {
         let store = try ConversationsStore.inMemory()
         var expected: [String] = []

@@ -12,7 +12,8 @@ enum ConversationsMigrations {
             try db.execute(
                 sql: """
                     CREATE TABLE conversation (
-                        id TEXT PRIMARY KEY NOT NULL,
+                        seq INTEGER PRIMARY KEY,
+                        id TEXT NOT NULL UNIQUE,
                         org_id TEXT NOT NULL,
                         contact_id TEXT NOT NULL,
                         contact_name TEXT,
@@ -58,6 +59,23 @@ enum ConversationsMigrations {
                     CREATE INDEX conversation_trash ON conversation(org_id, last_activity_at, id)
                         WHERE deleted_at IS NOT NULL;
                     CREATE INDEX conversation_deleted_at ON conversation(deleted_at) WHERE deleted_at IS NOT NULL;
+
+                    -- Contact name/phone search: trigram full-text over `search`, kept in step by triggers. `seq`
+                    -- is the stable rowid it points at.
+                    CREATE VIRTUAL TABLE conversation_search USING fts5(
+                        search, content='conversation', content_rowid='seq', tokenize='trigram');
+                    CREATE TRIGGER conversation_search_insert AFTER INSERT ON conversation BEGIN
+                        INSERT INTO conversation_search(rowid, search) VALUES (new.seq, new.search);
+                    END;
+                    CREATE TRIGGER conversation_search_delete AFTER DELETE ON conversation BEGIN
+                        INSERT INTO conversation_search(conversation_search, rowid, search)
+                            VALUES ('delete', old.seq, old.search);
+                    END;
+                    CREATE TRIGGER conversation_search_update AFTER UPDATE OF search ON conversation BEGIN
+                        INSERT INTO conversation_search(conversation_search, rowid, search)
+                            VALUES ('delete', old.seq, old.search);
+                        INSERT INTO conversation_search(rowid, search) VALUES (new.seq, new.search);
+                    END;
 
                     CREATE TABLE message (
                         id TEXT PRIMARY KEY NOT NULL,

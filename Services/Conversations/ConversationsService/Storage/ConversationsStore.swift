@@ -1,3 +1,5 @@
+import Synchronization
+import Foundation
 import GRPCCore
 public import ContactsKit
 public import ConversationsKit
@@ -37,8 +39,20 @@ public final class ConversationsStore: Sendable {
     ) async throws -> Page<Conversation> {
         let after = try Self.inboxCursor(cursor)
         let query = InboxQuery(orgID: orgID, filter: filter, now: now)
-        let (sql, arguments) = query.select(after: after, limit: limit + 1)
+        let search = query.search
+        let walk = query.select(after: after, limit: limit + 1, indexed: true)
+        let sorted = query.select(after: after, limit: limit + 1, indexed: false)
         return try await writer.read { db in
+            var indexed = true
+            if let match = search {
+                let matches = try Int.fetchOne(
+                    db,
+                    sql: "SELECT count(*) FROM (SELECT rowid FROM conversation_search WHERE conversation_search MATCH ? LIMIT ?)",
+                    arguments: [match, InboxQuery.sortedSearchLimit]) ?? 0
+                indexed = matches >= InboxQuery.sortedSearchLimit
+            }
+            let (sql, arguments) = indexed ? walk : sorted
+            if QueryPlans.enabled { try QueryPlans.print(db, sql: sql, arguments: arguments) }
             var records = try Row.fetchAll(db, sql: sql, arguments: arguments).map(ConversationRecord.init(row:))
             var next: String?
             if records.count > limit {
@@ -114,5 +128,21 @@ enum ConversationsFailure {
         ServiceFailure(
             .alreadyExists, "message_exists", "a message with this provider message id already exists",
             field: "providerMessageId", details: ["messageId": id])
+    }
+}
+
+/// `SWITCHBOARD_EXPLAIN_INBOX=1`: prints the plan of every distinct inbox query once to stderr (for bench-inbox).
+enum QueryPlans {
+    static let enabled = ProcessInfo.processInfo.environment["SWITCHBOARD_EXPLAIN_INBOX"] == "1"
+    private static let seen = Mutex<Set<String>>([])
+
+    static func print(_ db: Database, sql: String, arguments: StatementArguments) throws {
+        guard seen.withLock({ $0.insert(sql).inserted }) else { return }
+        let plan = try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql, arguments: arguments).map { row -> String in
+            row["detail"] ?? ""
+        }
+        let line = "inbox query plan: \(sql.split(whereSeparator: \.isNewline).joined(separator: " ")) => "
+            + plan.joined(separator: " ; ") + "\n"
+        FileHandle.standardError.write(Data(line.utf8))
     }
 }

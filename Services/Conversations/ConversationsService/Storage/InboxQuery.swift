@@ -1,5 +1,6 @@
 import GRPCCore
 import ConversationsKit
+import Foundation
 import GRDB
 import ServiceKit
 
@@ -12,6 +13,8 @@ struct InboxQuery {
     var conditions: [String]
     var arguments: [(any DatabaseValueConvertible)?]
     var index: String
+    /// The full-text match expression when the filter searches by name or phone (three characters or more).
+    var search: String?
 
     init(orgID: String, filter: InboxFilter, now: Millis) {
         conditions = ["org_id = ?"]
@@ -68,15 +71,25 @@ struct InboxQuery {
             index = "conversation_contact"
         }
         if let text = filter.query?.trimmingWhitespace.lowercased(), !text.isEmpty {
-            var patterns = [Self.likePattern(text)]
+            var fragments = [text]
             let phoneCharacters = Set("+0123456789 -.()")
             let digits = text.filter { $0.isASCII && $0.isNumber }
             if !digits.isEmpty, digits != text, text.allSatisfy({ phoneCharacters.contains($0) }) {
-                patterns.append(Self.likePattern(digits))
+                fragments.append(digits)
             }
-            conditions.append(
-                "(" + patterns.map { _ in "search LIKE ? ESCAPE '\\'" }.joined(separator: " OR ") + ")")
-            arguments.append(contentsOf: patterns)
+            if fragments.allSatisfy({ $0.count >= 3 }) {
+                // Trigram full-text: any fragment of three characters or more, without walking the inbox.
+                let match = fragments.map { "\"" + $0.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
+                    .joined(separator: " OR ")
+                conditions.append("seq IN (SELECT rowid FROM conversation_search WHERE conversation_search MATCH ?)")
+                arguments.append(match)
+                search = match
+            } else {
+                // One or two characters: too short for trigrams, matched while walking the inbox in order.
+                conditions.append(
+                    "(" + fragments.map { _ in "search LIKE ? ESCAPE '\\'" }.joined(separator: " OR ") + ")")
+                arguments.append(contentsOf: fragments.map(Self.likePattern))
+            }
         }
     }
 
@@ -93,7 +106,13 @@ struct InboxQuery {
 
     var whereClause: String { conditions.joined(separator: " AND ") }
 
-    func select(after: (activity: Millis, id: String)?, limit: Int) -> (String, StatementArguments) {
+    /// A search matching fewer rows than this sorts its matches; one matching more walks the inbox index in order
+    /// (its matches are dense enough there that a page fills quickly).
+    static let sortedSearchLimit = 2000
+
+    /// - Parameter indexed: false for a search with few matches: they are fetched by rowid and sorted (at most
+    ///   `sortedSearchLimit` rows) instead of walking the pinned index.
+    func select(after: (activity: Millis, id: String)?, limit: Int, indexed: Bool = true) -> (String, StatementArguments) {
         var whereClause = whereClause
         var arguments = arguments
         if let after {
@@ -102,7 +121,7 @@ struct InboxQuery {
             arguments.append(after.id)
         }
         let sql = """
-            SELECT \(ConversationRecord.columns) FROM conversation INDEXED BY \(index) WHERE \(whereClause)
+            SELECT \(ConversationRecord.columns) FROM conversation \(indexed ? "INDEXED BY \(index)" : "") WHERE \(whereClause)
             ORDER BY last_activity_at DESC, id DESC LIMIT \(limit)
             """
         return (sql, StatementArguments(arguments))
