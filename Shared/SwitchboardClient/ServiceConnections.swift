@@ -18,9 +18,13 @@ public final class ServiceConnections: Service, Sendable {
 
     public init(config: ConfigReader) throws {
         func client(_ service: ServiceName) throws -> GRPCClient<ServiceTransport> {
-            GRPCClient(
+            let host = service.host(config)
+            let port = try service.port(config)
+            // An address connects directly; a name (e.g. a compose service) is resolved by DNS.
+            let isAddress = host.split(separator: ".").count == 4 && host.allSatisfy { $0.isNumber || $0 == "." }
+            return GRPCClient(
                 transport: try .http2NIOPosix(
-                    target: .ipv4(address: service.host(config), port: try service.port(config)),
+                    target: isAddress ? .ipv4(address: host, port: port) : .dns(host: host, port: port),
                     transportSecurity: .plaintext,
                     config: .defaults { $0.backoff.max = .seconds(2) }))
         }
