@@ -26,6 +26,9 @@ public struct RPCCaller: Sendable {
         var options = CallOptions.defaults
         options.timeout = timeout
         options.waitForReady = false
+        // A page of messages can carry big webhook payloads (up to 3 MiB each, kept raw for unsupported types).
+        options.maxRequestMessageBytes = 32 << 20
+        options.maxResponseMessageBytes = 32 << 20
         return options
     }
 

@@ -190,6 +190,37 @@ def test_body_that_is_not_json_is_refused(org, raw):
     prove_nothing_stored(org)
 
 
+def unknown_channel_count(cluster) -> float:
+    text = cluster.session.get(cluster.url("/metrics"), timeout=30).text
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith("switchboard_webhooks_total{") and 'outcome="unknown_channel"' in line \
+                and 'provider="whatsapp"' in line:
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def test_unknown_phone_number_id_is_counted_in_the_metrics(org):
+    before = unknown_channel_count(org.cluster)
+    payload = retarget(load_fixture("courier_wac_hello.json"), new_phone_number_id(), sender=digits(rand_phone()))
+    body = encode(payload)
+    assert assert_json(post_whatsapp(org.cluster, body, hub_signature("x", body)), 200) == {"status": "unknown_channel"}
+    assert unknown_channel_count(org.cluster) == before + 1
+
+
+def test_body_between_1_and_3_mib_is_accepted(org):
+    wa = create_whatsapp_channel(org)
+    payload = text_payload(wa.phone_number_id, "y" * (2 * 1024 * 1024), sender=digits(rand_phone()))
+    body = encode(payload)
+    assert 2 * 1024 * 1024 < len(body) < 3 * 1024 * 1024
+    r = post_whatsapp(org.cluster, body, hub_signature(wa.app_secret, body))
+    assert assert_json(r, 200) == {"status": "accepted"}
+    wamid = payload["entry"][0]["changes"][0]["value"]["messages"][0]["id"]
+    conv, message = wait_message(org, wamid)
+    assert message["content"]["body"] == "y" * (2 * 1024 * 1024)  # all of it; `text` is the bounded preview
+    assert message["text"] == "y" * 4096
+
+
 def test_body_over_3_mib_is_413(org):
     wa = create_whatsapp_channel(org)
     payload = text_payload(wa.phone_number_id, "x" * (3 * 1024 * 1024 + 100), sender=digits(rand_phone()))

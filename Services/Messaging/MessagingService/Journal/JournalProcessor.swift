@@ -16,6 +16,8 @@ public final class JournalProcessor: Service, Sendable {
     let logger: Logger
     let batchSize: Int
     let concurrency: Int
+    /// How long processed webhooks stay in the journal.
+    static let retention: Millis = 7 * 24 * 60 * 60 * 1000
 
     init(store: MessagingStore, writer: JournalWriter, sink: any InboundSink, logger: Logger, batchSize: Int = 256,
          concurrency: Int = 32) {
@@ -30,10 +32,21 @@ public final class JournalProcessor: Service, Sendable {
     public func run() async throws {
         try await withThrowingDiscardingTaskGroup { group in
             // A heartbeat: retries and leftovers of an earlier run are picked up without a new webhook.
-            group.addTask { [writer] in
+            group.addTask { [writer, store, logger] in
+                var beats = 0
                 while !Task.isCancelled {
                     try? await Task.sleep(for: .seconds(1))
                     writer.nudge()
+                    beats += 1
+                    // Hourly: the journal is a buffer, not an archive; processed webhooks go after 7 days.
+                    if beats % 3600 == 1 {
+                        do {
+                            let pruned = try await store.pruneJournal(before: Millis.now() - Self.retention)
+                            if pruned > 0 { logger.info("pruned \(pruned) processed webhooks from the journal") }
+                        } catch {
+                            logger.error("journal prune failed: \(error)")
+                        }
+                    }
                 }
             }
             var backoff = Duration.milliseconds(200)

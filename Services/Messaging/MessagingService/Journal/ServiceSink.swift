@@ -10,6 +10,7 @@ import SwitchboardClient
 struct ServiceSink: InboundSink {
     let contacts: ContactsClient<ServiceTransport>
     let conversations: ConversationsClient<ServiceTransport>
+    static let maxText = 4096
 
     func deliver(_ message: ParsedMessage, orgID: String, channelID: String, medium: String, receivedAt: Millis)
         async throws(ServiceFailure)
@@ -28,7 +29,9 @@ struct ServiceSink: InboundSink {
             contact: .init(id: contact.id, name: contact.name, phone: contact.phone, whatsappUsername: contact.whatsappUsername),
             mergedContactIDs: resolved.mergedContactIDs,
             message: .init(
-                providerMessageID: message.providerMessageID, type: message.type, text: message.text,
+                // The preview/search text is bounded like WhatsApp's own text limit; the content keeps everything.
+                providerMessageID: message.providerMessageID, type: message.type,
+                text: String(message.text.prefix(Self.maxText)),
                 contentJSON: message.contentJSON, sentAt: at, replyToProviderID: message.replyToProviderID,
                 forwarded: message.forwarded))
     }
