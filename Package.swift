@@ -205,7 +205,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MessagingServiceTests",
-            dependencies: ["MessagingService", "MessagingKit", "ServiceKit", "SwitchboardProtos", grpcCore, grdb, logging],
+            dependencies: ["MessagingService", "MessagingKit", "ContactsKit", "ServiceKit", "SwitchboardProtos", grpcCore, grdb, logging],
             path: "Tests/MessagingServiceTests",
             swiftSettings: upcoming
         ),

@@ -179,7 +179,7 @@ extension String {
 extension ContactsClient {
     /// Finds or creates the sender of an inbound message and applies what the message means for the contact
     /// (first-message opt-in, STOP/START, auto-tag rules, ad attribution). Idempotent per message id.
-    public func resolveInbound(orgID: String, sender: InboundSenderFacts, messageID: String, at: Millis, text: String?,
+    public func resolveInbound(orgID: String, sender: InboundSender, messageID: String, at: Millis, text: String?,
                                referral: [String: String]?) async throws(ServiceFailure) -> InboundContact {
         let request = Switchboard_Contacts_V1_ResolveInboundRequest.with {
             $0.orgID = orgID
@@ -211,21 +211,6 @@ extension ContactsClient {
         return InboundContact(
             contact: Contact(response.contact), created: response.created,
             mergedContactIDs: response.mergedContactIds, consentChange: response.consentChange)
-    }
-}
-
-/// The sender of an inbound message as the provider names it.
-public struct InboundSenderFacts: Sendable, Equatable {
-    public var phone: String?
-    public var whatsappUserID: String?
-    public var username: String?
-    public var profileName: String?
-
-    public init(phone: String?, whatsappUserID: String?, username: String?, profileName: String?) {
-        self.phone = phone
-        self.whatsappUserID = whatsappUserID
-        self.username = username
-        self.profileName = profileName
     }
 }
 

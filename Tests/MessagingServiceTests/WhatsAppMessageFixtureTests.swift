@@ -1,3 +1,4 @@
+import ContactsKit
 import Foundation
 import Testing
 

@@ -3,21 +3,6 @@ import Foundation
 import GRDB
 public import ServiceKit
 
-/// The sender of an inbound message as the provider names it.
-public struct InboundSender: Sendable {
-    public var phone: String?
-    public var whatsappUserID: String?
-    public var username: String?
-    public var profileName: String?
-
-    public init(phone: String?, whatsappUserID: String?, username: String?, profileName: String?) {
-        self.phone = phone
-        self.whatsappUserID = whatsappUserID
-        self.username = username
-        self.profileName = profileName
-    }
-}
-
 /// One inbound message, as far as the contact is concerned.
 public struct InboundFacts: Sendable {
     public var messageID: String

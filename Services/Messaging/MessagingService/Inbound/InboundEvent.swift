@@ -1,17 +1,5 @@
+import ContactsKit
 import Foundation
-
-/// Who wrote: WhatsApp sends the phone (`from`, `contacts[].wa_id`) or, when the user hides the number, only a
-/// business-scoped user id (`from_user_id`, `contacts[].user_id`) and `profile.username`.
-struct InboundSender: Sendable, Equatable {
-    /// `+<digits>`; nil when the user hid their number.
-    var phone: String?
-    /// The business-scoped user id (`US.…`) WhatsApp sends next to, or instead of, the phone.
-    var whatsappUserID: String?
-    /// `profile.username` (e.g. `@ana`), when the user set one.
-    var username: String?
-    /// `profile.name` on WhatsApp, `ProfileName` on WhatsApp-via-Twilio.
-    var profileName: String?
-}
 
 /// A Click-to-WhatsApp ad referral (WhatsApp `referral` object on any message type).
 struct AdReferral: Sendable, Equatable {

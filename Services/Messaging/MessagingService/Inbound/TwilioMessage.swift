@@ -1,3 +1,4 @@
+import ContactsKit
 import Foundation
 
 /// Turns the fields of an inbound Twilio webhook (SMS, MMS, WhatsApp-via-Twilio) into a `ParsedMessage`.

@@ -1,3 +1,4 @@
+import ContactsKit
 import Foundation
 
 /// Turns one `value.messages[]` object of a WhatsApp webhook into a `ParsedMessage`.

@@ -18,9 +18,7 @@ struct ServiceSink: InboundSink {
         let at = message.sentAt.map { Millis($0.timeIntervalSince1970 * 1000) } ?? receivedAt
         let resolved = try await contacts.resolveInbound(
             orgID: orgID,
-            sender: InboundSenderFacts(
-                phone: message.sender.phone, whatsappUserID: message.sender.whatsappUserID,
-                username: message.sender.username, profileName: message.sender.profileName),
+            sender: message.sender,
             messageID: message.providerMessageID, at: at, text: message.keywordText,
             referral: message.referral?.fields)
         let contact = resolved.contact
