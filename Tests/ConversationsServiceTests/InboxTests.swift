@@ -164,6 +164,18 @@ import Testing
         }
     }
 
+    /// A rare search fetches its matches by rowid and sorts them; it never walks the org's inbox index.
+    @Test func aRareSearchLooksUpItsMatchesInsteadOfWalkingTheInbox() async throws {
+        let store = try ConversationsStore.inMemory()
+        let query = InboxQuery(orgID: orgA, filter: InboxFilter(query: "ana souza"), now: at(0))
+        let (sql, arguments) = query.select(after: nil, limit: 51, indexed: false)
+        let plan = try await store.writer.read { db in
+            try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql, arguments: arguments).map { $0["detail"] as String }
+        }
+        #expect(plan.contains { $0.contains("USING INTEGER PRIMARY KEY") }, "\(plan)")
+        #expect(!plan.contains { $0.contains("conversation_inbox") }, "\(plan)")
+    }
+
     @Test func orgIsolation() async throws {
         let (store, ids) = try await seed()
         let other = try await store.conversations(orgID: orgB, filter: InboxFilter(), cursor: nil, limit: 10)

@@ -111,7 +111,8 @@ struct InboxQuery {
     static let sortedSearchLimit = 2000
 
     /// - Parameter indexed: false for a search with few matches: they are fetched by rowid and sorted (at most
-    ///   `sortedSearchLimit` rows) instead of walking the pinned index.
+    ///   `sortedSearchLimit` rows) instead of walking the pinned index. `NOT INDEXED` says so to the planner,
+    ///   which without statistics would otherwise walk the org's whole inbox index testing each row.
     func select(after: (activity: Millis, id: String)?, limit: Int, indexed: Bool = true) -> (String, StatementArguments) {
         var whereClause = whereClause
         var arguments = arguments
@@ -121,7 +122,7 @@ struct InboxQuery {
             arguments.append(after.id)
         }
         let sql = """
-            SELECT \(ConversationRecord.columns) FROM conversation \(indexed ? "INDEXED BY \(index)" : "") WHERE \(whereClause)
+            SELECT \(ConversationRecord.columns) FROM conversation \(indexed ? "INDEXED BY \(index)" : "NOT INDEXED") WHERE \(whereClause)
             ORDER BY last_activity_at DESC, id DESC LIMIT \(limit)
             """
         return (sql, StatementArguments(arguments))
