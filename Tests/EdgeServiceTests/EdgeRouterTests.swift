@@ -29,7 +29,9 @@ struct EdgeRouterTests {
     /// Starts contacts on a free port, builds edge against it, and runs `body` with the test client.
     func withEdge(_ body: @Sendable (any TestClientProtocol, Fixture) async throws -> Void) async throws {
         let store = try ContactsStore.inMemory()
-        let files = try ImportFiles(directory: NSTemporaryDirectory() + "switchboard-edge-\(UUID().uuidString)")
+        let directory = NSTemporaryDirectory() + "switchboard-edge-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let files = try ImportFiles(directory: directory)
         let server = GRPCServer(
             transport: .http2NIOPosix(address: .ipv4(host: "127.0.0.1", port: 0), transportSecurity: .plaintext),
             services: [ContactsAPI(store: store, files: files, worker: nil), HealthService(serviceName: "contacts")],

@@ -20,7 +20,9 @@ struct ContactsRPCTests {
         _ body: @Sendable (ContactsClient<InProcessTransport.Client>) async throws -> Void
     ) async throws {
         let store = try ContactsStore.inMemory()
-        let files = try ImportFiles(directory: NSTemporaryDirectory() + "switchboard-rpc-\(UUID().uuidString)")
+        let directory = NSTemporaryDirectory() + "switchboard-rpc-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let files = try ImportFiles(directory: directory)
         let worker = ImportWorker(store: store, logger: Logger(label: "test"))
         let api = ContactsAPI(store: store, files: files, worker: worker)
         let transport = InProcessTransport()

@@ -36,7 +36,9 @@ struct RetryTests {
         failures: Int, _ body: @Sendable (ContactsClient<InProcessTransport.Client>, FlakyInterceptor) async throws -> Void
     ) async throws {
         let store = try ContactsStore.inMemory()
-        let files = try ImportFiles(directory: NSTemporaryDirectory() + "switchboard-retry-\(UUID().uuidString)")
+        let directory = NSTemporaryDirectory() + "switchboard-retry-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let files = try ImportFiles(directory: directory)
         let flaky = FlakyInterceptor(failures: failures)
         let transport = InProcessTransport()
         let server = GRPCServer(

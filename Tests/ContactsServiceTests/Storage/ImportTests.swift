@@ -8,10 +8,12 @@ import Testing
 
 /// Upload → preview → confirm → batches, with the real CSV reader on a temporary file.
 @Suite("CSV import")
-struct ImportTests {
+final class ImportTests {
     let store = try! ContactsStore.inMemory()
     let directory = NSTemporaryDirectory() + "switchboard-import-\(UUID().uuidString)"
     let org = "org-a"
+
+    deinit { try? FileManager.default.removeItem(atPath: directory) }
 
     func upload(_ text: String) async throws -> ImportJob {
         let files = try ImportFiles(directory: directory)
@@ -160,8 +162,10 @@ struct ImportTests {
 }
 
 @Suite("Import limits")
-struct ImportLimitTests {
+final class ImportLimitTests {
     let directory = NSTemporaryDirectory() + "switchboard-limits-\(UUID().uuidString)"
+
+    deinit { try? FileManager.default.removeItem(atPath: directory) }
 
     @Test func anUploadOverTheByteLimitIsRefusedAndDiscarded() throws {
         let files = try ImportFiles(directory: directory)
