@@ -1,6 +1,6 @@
 public import GRPCCore
 import SwiftProtobuf
-import SwitchboardProtos
+public import SwitchboardProtos
 
 /// A domain failure with a stable machine reason, carried over gRPC as status + metadata.
 ///
@@ -67,5 +67,22 @@ public struct ServiceFailure: Error, Sendable, Equatable, RPCErrorConvertible, C
         if reason == nil { reason = error.metadata[stringValues: Self.reasonKey].first(where: { _ in true }) }
         guard let reason else { return nil }
         self.init(error.code, reason, error.message, field: field, details: details)
+    }
+}
+
+extension ServiceFailure {
+    /// The reason as a message, for batch answers that carry one failure per item.
+    public var errorReason: Switchboard_Common_V1_ErrorReason {
+        var proto = Switchboard_Common_V1_ErrorReason()
+        proto.reason = reason
+        proto.field = field ?? ""
+        proto.details = details
+        return proto
+    }
+
+    /// A failure a batch answer reported for one item (refused for good: the rest of the batch was applied).
+    public init(item proto: Switchboard_Common_V1_ErrorReason, message: String = "refused") {
+        self.init(.failedPrecondition, proto.reason.isEmpty ? "refused" : proto.reason, message,
+                  field: proto.field.isEmpty ? nil : proto.field, details: proto.details)
     }
 }

@@ -181,16 +181,66 @@ extension ContactsClient {
     /// (first-message opt-in, STOP/START, auto-tag rules, ad attribution). Idempotent per message id.
     public func resolveInbound(orgID: String, sender: InboundSender, messageID: String, at: Millis, text: String?,
                                referral: [String: String]?) async throws(ServiceFailure) -> InboundContact {
-        let request = Switchboard_Contacts_V1_ResolveInboundRequest.with {
-            $0.orgID = orgID
-            $0.phone = sender.phone ?? ""
-            $0.whatsappUserID = sender.whatsappUserID ?? ""
-            $0.whatsappUsername = sender.username ?? ""
-            $0.profileName = sender.profileName ?? ""
-            $0.messageID = messageID
-            $0.messageAt = .init(millis: at)
-            $0.text = text ?? ""
-            if let referral {
+        let request = Self.request(
+            InboundItem(orgID: orgID, sender: sender, messageID: messageID, at: at, text: text, referral: referral))
+        // Idempotent on the server (per message id), so a retry after UNAVAILABLE is safe.
+        let response = try await caller.call("ResolveInbound", idempotent: true) { metadata, options in
+            try await client.resolveInbound(request, metadata: metadata, options: options)
+        }
+        return InboundContact(response)
+    }
+}
+
+extension ContactsClient {
+    /// One inbound message to resolve (see `resolveInbound`).
+    public struct InboundItem: Sendable {
+        public var orgID: String
+        public var sender: InboundSender
+        public var messageID: String
+        public var at: Millis
+        public var text: String?
+        public var referral: [String: String]?
+
+        public init(orgID: String, sender: InboundSender, messageID: String, at: Millis, text: String?,
+                    referral: [String: String]?) {
+            self.orgID = orgID
+            self.sender = sender
+            self.messageID = messageID
+            self.at = at
+            self.text = text
+            self.referral = referral
+        }
+    }
+
+    /// Resolves many inbound messages, in order, in one call and one transaction. Each item answers its contact or
+    /// the reason it was refused; a failure of the call itself (the service is down) throws.
+    public func resolveInbound(_ items: [InboundItem]) async throws(ServiceFailure) -> [Result<InboundContact, ServiceFailure>] {
+        let request = Switchboard_Contacts_V1_ResolveInboundBatchRequest.with {
+            $0.items = items.map { item in Self.request(item) }
+        }
+        let response = try await caller.call("ResolveInboundBatch", idempotent: true) { metadata, options in
+            try await client.resolveInboundBatch(request, metadata: metadata, options: options)
+        }
+        guard response.results.count == items.count else {
+            throw ServiceFailure(.internalError, "internal_error", "batch answer does not match the request")
+        }
+        return response.results.map { result in
+            if result.failed { return .failure(ServiceFailure(item: result.error)) }
+            return .success(InboundContact(result.resolution))
+        }
+    }
+
+    static func request(_ item: InboundItem) -> Switchboard_Contacts_V1_ResolveInboundRequest {
+        .with {
+            $0.orgID = item.orgID
+            $0.phone = item.sender.phone ?? ""
+            $0.whatsappUserID = item.sender.whatsappUserID ?? ""
+            $0.whatsappUsername = item.sender.username ?? ""
+            $0.profileName = item.sender.profileName ?? ""
+            $0.messageID = item.messageID
+            $0.messageAt = .init(millis: item.at)
+            $0.text = item.text ?? ""
+            if let referral = item.referral {
                 $0.referral = .with {
                     $0.sourceURL = referral["sourceUrl"] ?? ""
                     $0.sourceID = referral["sourceId"] ?? ""
@@ -204,11 +254,12 @@ extension ContactsClient {
                 }
             }
         }
-        // Idempotent on the server (per message id), so a retry after UNAVAILABLE is safe.
-        let response = try await caller.call("ResolveInbound", idempotent: true) { metadata, options in
-            try await client.resolveInbound(request, metadata: metadata, options: options)
-        }
-        return InboundContact(
+    }
+}
+
+extension InboundContact {
+    init(_ response: Switchboard_Contacts_V1_ResolveInboundResponse) {
+        self.init(
             contact: Contact(response.contact), created: response.created,
             mergedContactIDs: response.mergedContactIds, consentChange: response.consentChange)
     }

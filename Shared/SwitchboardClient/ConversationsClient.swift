@@ -35,6 +35,55 @@ public struct ConversationsClient<Transport: ClientTransport>: Sendable {
         return (ConversationsKit.Message(response.message), Conversation(response.conversation), response.duplicate)
     }
 
+    /// One inbound message to record (see `recordInbound`).
+    public struct InboundItem: Sendable {
+        public var orgID: String
+        public var channelID: String
+        public var medium: String
+        public var contact: ContactSnapshot
+        public var mergedContactIDs: [String]
+        public var message: InboundMessage
+
+        public init(orgID: String, channelID: String, medium: String, contact: ContactSnapshot,
+                    mergedContactIDs: [String], message: InboundMessage) {
+            self.orgID = orgID
+            self.channelID = channelID
+            self.medium = medium
+            self.contact = contact
+            self.mergedContactIDs = mergedContactIDs
+            self.message = message
+        }
+    }
+
+    /// Records many inbound messages, in order, in one call and one transaction; each item answers its message id
+    /// or the reason it was refused. Idempotent (deduplicated by provider message id), so retried on UNAVAILABLE.
+    public func recordInbound(_ items: [InboundItem]) async throws(ServiceFailure)
+        -> [Result<(messageID: String, conversationID: String, duplicate: Bool), ServiceFailure>]
+    {
+        let request = Switchboard_Conversations_V1_RecordInboundBatchRequest.with {
+            $0.items = items.map { item in
+                .with {
+                    $0.orgID = item.orgID
+                    $0.channelID = item.channelID
+                    $0.medium = item.medium
+                    $0.contact = .init(item.contact)
+                    $0.mergedContactIds = item.mergedContactIDs
+                    $0.message = .init(item.message)
+                }
+            }
+        }
+        let response = try await caller.call("RecordInboundBatch", idempotent: true) { metadata, options in
+            try await client.recordInboundBatch(request, metadata: metadata, options: options)
+        }
+        guard response.results.count == items.count else {
+            throw ServiceFailure(.internalError, "internal_error", "batch answer does not match the request")
+        }
+        return response.results.map { result in
+            if result.failed { return .failure(ServiceFailure(item: result.error)) }
+            return .success((result.messageID, result.conversationID, result.duplicate))
+        }
+    }
+
     /// Statuses only move forward on the server, so a retry is harmless.
     public func updateDelivery(
         orgID: String, channelID: String, providerMessageID: String, status: String, at: Millis, errorCode: String?,

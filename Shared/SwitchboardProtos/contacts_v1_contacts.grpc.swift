@@ -270,6 +270,19 @@ public enum Switchboard_Contacts_V1_ContactsService: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "ResolveInboundBatch" metadata.
+        public enum ResolveInboundBatch: Sendable {
+            /// Request type for "ResolveInboundBatch".
+            public typealias Input = Switchboard_Contacts_V1_ResolveInboundBatchRequest
+            /// Response type for "ResolveInboundBatch".
+            public typealias Output = Switchboard_Contacts_V1_ResolveInboundBatchResponse
+            /// Descriptor for "ResolveInboundBatch".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "switchboard.contacts.v1.ContactsService"),
+                method: "ResolveInboundBatch",
+                type: .unary
+            )
+        }
         /// Namespace for "UploadImport" metadata.
         public enum UploadImport: Sendable {
             /// Request type for "UploadImport".
@@ -356,6 +369,7 @@ public enum Switchboard_Contacts_V1_ContactsService: Sendable {
             EvaluateRules.descriptor,
             ListAudit.descriptor,
             ResolveInbound.descriptor,
+            ResolveInboundBatch.descriptor,
             UploadImport.descriptor,
             GetImport.descriptor,
             ListImports.descriptor,
@@ -688,6 +702,24 @@ extension Switchboard_Contacts_V1_ContactsService {
             request: GRPCCore.StreamingServerRequest<Switchboard_Contacts_V1_ResolveInboundRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Contacts_V1_ResolveInboundResponse>
+
+        /// Handle the "ResolveInboundBatch" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Many inbound messages (of any orgs), applied in order in one transaction; each answered on its own.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Switchboard_Contacts_V1_ResolveInboundBatchRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Switchboard_Contacts_V1_ResolveInboundBatchResponse` messages.
+        func resolveInboundBatch(
+            request: GRPCCore.StreamingServerRequest<Switchboard_Contacts_V1_ResolveInboundBatchRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Contacts_V1_ResolveInboundBatchResponse>
 
         /// Handle the "UploadImport" method.
         ///
@@ -1078,6 +1110,24 @@ extension Switchboard_Contacts_V1_ContactsService {
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Switchboard_Contacts_V1_ResolveInboundResponse>
 
+        /// Handle the "ResolveInboundBatch" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Many inbound messages (of any orgs), applied in order in one transaction; each answered on its own.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Contacts_V1_ResolveInboundBatchRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Switchboard_Contacts_V1_ResolveInboundBatchResponse` message.
+        func resolveInboundBatch(
+            request: GRPCCore.ServerRequest<Switchboard_Contacts_V1_ResolveInboundBatchRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Switchboard_Contacts_V1_ResolveInboundBatchResponse>
+
         /// Handle the "UploadImport" method.
         ///
         /// > Source IDL Documentation:
@@ -1465,6 +1515,24 @@ extension Switchboard_Contacts_V1_ContactsService {
             context: GRPCCore.ServerContext
         ) async throws -> Switchboard_Contacts_V1_ResolveInboundResponse
 
+        /// Handle the "ResolveInboundBatch" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Many inbound messages (of any orgs), applied in order in one transaction; each answered on its own.
+        ///
+        /// - Parameters:
+        ///   - request: A `Switchboard_Contacts_V1_ResolveInboundBatchRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Switchboard_Contacts_V1_ResolveInboundBatchResponse` to respond with.
+        func resolveInboundBatch(
+            request: Switchboard_Contacts_V1_ResolveInboundBatchRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Switchboard_Contacts_V1_ResolveInboundBatchResponse
+
         /// Handle the "UploadImport" method.
         ///
         /// > Source IDL Documentation:
@@ -1759,6 +1827,17 @@ extension Switchboard_Contacts_V1_ContactsService.StreamingServiceProtocol {
             }
         )
         router.registerHandler(
+            forMethod: Switchboard_Contacts_V1_ContactsService.Method.ResolveInboundBatch.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Contacts_V1_ResolveInboundBatchRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Contacts_V1_ResolveInboundBatchResponse>(),
+            handler: { request, context in
+                try await self.resolveInboundBatch(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
             forMethod: Switchboard_Contacts_V1_ContactsService.Method.UploadImport.descriptor,
             deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Contacts_V1_UploadImportChunk>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Contacts_V1_ImportJob>(),
@@ -2022,6 +2101,17 @@ extension Switchboard_Contacts_V1_ContactsService.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Contacts_V1_ResolveInboundResponse> {
         let response = try await self.resolveInbound(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func resolveInboundBatch(
+        request: GRPCCore.StreamingServerRequest<Switchboard_Contacts_V1_ResolveInboundBatchRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Contacts_V1_ResolveInboundBatchResponse> {
+        let response = try await self.resolveInboundBatch(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -2327,6 +2417,19 @@ extension Switchboard_Contacts_V1_ContactsService.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Switchboard_Contacts_V1_ResolveInboundResponse> {
         return GRPCCore.ServerResponse<Switchboard_Contacts_V1_ResolveInboundResponse>(
             message: try await self.resolveInbound(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func resolveInboundBatch(
+        request: GRPCCore.ServerRequest<Switchboard_Contacts_V1_ResolveInboundBatchRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Switchboard_Contacts_V1_ResolveInboundBatchResponse> {
+        return GRPCCore.ServerResponse<Switchboard_Contacts_V1_ResolveInboundBatchResponse>(
+            message: try await self.resolveInboundBatch(
                 request: request.message,
                 context: context
             ),
@@ -2804,6 +2907,29 @@ extension Switchboard_Contacts_V1_ContactsService {
             deserializer: some GRPCCore.MessageDeserializer<Switchboard_Contacts_V1_ResolveInboundResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Contacts_V1_ResolveInboundResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "ResolveInboundBatch" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Many inbound messages (of any orgs), applied in order in one transaction; each answered on its own.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Contacts_V1_ResolveInboundBatchRequest` message.
+        ///   - serializer: A serializer for `Switchboard_Contacts_V1_ResolveInboundBatchRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_Contacts_V1_ResolveInboundBatchResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func resolveInboundBatch<Result>(
+            request: GRPCCore.ClientRequest<Switchboard_Contacts_V1_ResolveInboundBatchRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_Contacts_V1_ResolveInboundBatchRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_Contacts_V1_ResolveInboundBatchResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Contacts_V1_ResolveInboundBatchResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
 
         /// Call the "UploadImport" method.
@@ -3532,6 +3658,40 @@ extension Switchboard_Contacts_V1_ContactsService {
             )
         }
 
+        /// Call the "ResolveInboundBatch" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Many inbound messages (of any orgs), applied in order in one transaction; each answered on its own.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Contacts_V1_ResolveInboundBatchRequest` message.
+        ///   - serializer: A serializer for `Switchboard_Contacts_V1_ResolveInboundBatchRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_Contacts_V1_ResolveInboundBatchResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func resolveInboundBatch<Result>(
+            request: GRPCCore.ClientRequest<Switchboard_Contacts_V1_ResolveInboundBatchRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_Contacts_V1_ResolveInboundBatchRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_Contacts_V1_ResolveInboundBatchResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Contacts_V1_ResolveInboundBatchResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Switchboard_Contacts_V1_ContactsService.Method.ResolveInboundBatch.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
         /// Call the "UploadImport" method.
         ///
         /// > Source IDL Documentation:
@@ -4201,6 +4361,35 @@ extension Switchboard_Contacts_V1_ContactsService.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Contacts_V1_ResolveInboundRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Contacts_V1_ResolveInboundResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ResolveInboundBatch" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Many inbound messages (of any orgs), applied in order in one transaction; each answered on its own.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Switchboard_Contacts_V1_ResolveInboundBatchRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func resolveInboundBatch<Result>(
+        request: GRPCCore.ClientRequest<Switchboard_Contacts_V1_ResolveInboundBatchRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Contacts_V1_ResolveInboundBatchResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.resolveInboundBatch(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Contacts_V1_ResolveInboundBatchRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Contacts_V1_ResolveInboundBatchResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -4924,6 +5113,39 @@ extension Switchboard_Contacts_V1_ContactsService.ClientProtocol {
             metadata: metadata
         )
         return try await self.resolveInbound(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ResolveInboundBatch" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Many inbound messages (of any orgs), applied in order in one transaction; each answered on its own.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func resolveInboundBatch<Result>(
+        _ message: Switchboard_Contacts_V1_ResolveInboundBatchRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Contacts_V1_ResolveInboundBatchResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Switchboard_Contacts_V1_ResolveInboundBatchRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.resolveInboundBatch(
             request: request,
             options: options,
             onResponse: handleResponse

@@ -36,6 +36,19 @@ public enum Switchboard_Conversations_V1_ConversationsService: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "RecordInboundBatch" metadata.
+        public enum RecordInboundBatch: Sendable {
+            /// Request type for "RecordInboundBatch".
+            public typealias Input = Switchboard_Conversations_V1_RecordInboundBatchRequest
+            /// Response type for "RecordInboundBatch".
+            public typealias Output = Switchboard_Conversations_V1_RecordInboundBatchResponse
+            /// Descriptor for "RecordInboundBatch".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "switchboard.conversations.v1.ConversationsService"),
+                method: "RecordInboundBatch",
+                type: .unary
+            )
+        }
         /// Namespace for "RecordOutbound" metadata.
         public enum RecordOutbound: Sendable {
             /// Request type for "RecordOutbound".
@@ -143,6 +156,7 @@ public enum Switchboard_Conversations_V1_ConversationsService: Sendable {
         /// Descriptors for all methods in the "switchboard.conversations.v1.ConversationsService" service.
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
             RecordInbound.descriptor,
+            RecordInboundBatch.descriptor,
             RecordOutbound.descriptor,
             UpdateDelivery.descriptor,
             ListConversations.descriptor,
@@ -196,6 +210,24 @@ extension Switchboard_Conversations_V1_ConversationsService {
             request: GRPCCore.StreamingServerRequest<Switchboard_Conversations_V1_RecordInboundRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Conversations_V1_RecordInboundResponse>
+
+        /// Handle the "RecordInboundBatch" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Many inbound messages, recorded in order in one transaction; each answered on its own.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Switchboard_Conversations_V1_RecordInboundBatchRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Switchboard_Conversations_V1_RecordInboundBatchResponse` messages.
+        func recordInboundBatch(
+            request: GRPCCore.StreamingServerRequest<Switchboard_Conversations_V1_RecordInboundBatchRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Conversations_V1_RecordInboundBatchResponse>
 
         /// Handle the "RecordOutbound" method.
         ///
@@ -368,6 +400,24 @@ extension Switchboard_Conversations_V1_ConversationsService {
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Switchboard_Conversations_V1_RecordInboundResponse>
 
+        /// Handle the "RecordInboundBatch" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Many inbound messages, recorded in order in one transaction; each answered on its own.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Conversations_V1_RecordInboundBatchRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Switchboard_Conversations_V1_RecordInboundBatchResponse` message.
+        func recordInboundBatch(
+            request: GRPCCore.ServerRequest<Switchboard_Conversations_V1_RecordInboundBatchRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Switchboard_Conversations_V1_RecordInboundBatchResponse>
+
         /// Handle the "RecordOutbound" method.
         ///
         /// > Source IDL Documentation:
@@ -537,6 +587,24 @@ extension Switchboard_Conversations_V1_ConversationsService {
             context: GRPCCore.ServerContext
         ) async throws -> Switchboard_Conversations_V1_RecordInboundResponse
 
+        /// Handle the "RecordInboundBatch" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Many inbound messages, recorded in order in one transaction; each answered on its own.
+        ///
+        /// - Parameters:
+        ///   - request: A `Switchboard_Conversations_V1_RecordInboundBatchRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Switchboard_Conversations_V1_RecordInboundBatchResponse` to respond with.
+        func recordInboundBatch(
+            request: Switchboard_Conversations_V1_RecordInboundBatchRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Switchboard_Conversations_V1_RecordInboundBatchResponse
+
         /// Handle the "RecordOutbound" method.
         ///
         /// > Source IDL Documentation:
@@ -697,6 +765,17 @@ extension Switchboard_Conversations_V1_ConversationsService.StreamingServiceProt
             }
         )
         router.registerHandler(
+            forMethod: Switchboard_Conversations_V1_ConversationsService.Method.RecordInboundBatch.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Conversations_V1_RecordInboundBatchRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Conversations_V1_RecordInboundBatchResponse>(),
+            handler: { request, context in
+                try await self.recordInboundBatch(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
             forMethod: Switchboard_Conversations_V1_ConversationsService.Method.RecordOutbound.descriptor,
             deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Conversations_V1_RecordOutboundRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Conversations_V1_Message>(),
@@ -801,6 +880,17 @@ extension Switchboard_Conversations_V1_ConversationsService.ServiceProtocol {
         return GRPCCore.StreamingServerResponse(single: response)
     }
 
+    public func recordInboundBatch(
+        request: GRPCCore.StreamingServerRequest<Switchboard_Conversations_V1_RecordInboundBatchRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Conversations_V1_RecordInboundBatchResponse> {
+        let response = try await self.recordInboundBatch(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
     public func recordOutbound(
         request: GRPCCore.StreamingServerRequest<Switchboard_Conversations_V1_RecordOutboundRequest>,
         context: GRPCCore.ServerContext
@@ -899,6 +989,19 @@ extension Switchboard_Conversations_V1_ConversationsService.SimpleServiceProtoco
     ) async throws -> GRPCCore.ServerResponse<Switchboard_Conversations_V1_RecordInboundResponse> {
         return GRPCCore.ServerResponse<Switchboard_Conversations_V1_RecordInboundResponse>(
             message: try await self.recordInbound(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func recordInboundBatch(
+        request: GRPCCore.ServerRequest<Switchboard_Conversations_V1_RecordInboundBatchRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Switchboard_Conversations_V1_RecordInboundBatchResponse> {
+        return GRPCCore.ServerResponse<Switchboard_Conversations_V1_RecordInboundBatchResponse>(
+            message: try await self.recordInboundBatch(
                 request: request.message,
                 context: context
             ),
@@ -1043,6 +1146,29 @@ extension Switchboard_Conversations_V1_ConversationsService {
             deserializer: some GRPCCore.MessageDeserializer<Switchboard_Conversations_V1_RecordInboundResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Conversations_V1_RecordInboundResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "RecordInboundBatch" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Many inbound messages, recorded in order in one transaction; each answered on its own.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Conversations_V1_RecordInboundBatchRequest` message.
+        ///   - serializer: A serializer for `Switchboard_Conversations_V1_RecordInboundBatchRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_Conversations_V1_RecordInboundBatchResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func recordInboundBatch<Result>(
+            request: GRPCCore.ClientRequest<Switchboard_Conversations_V1_RecordInboundBatchRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_Conversations_V1_RecordInboundBatchRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_Conversations_V1_RecordInboundBatchResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Conversations_V1_RecordInboundBatchResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
 
         /// Call the "RecordOutbound" method.
@@ -1273,6 +1399,40 @@ extension Switchboard_Conversations_V1_ConversationsService {
             try await self.client.unary(
                 request: request,
                 descriptor: Switchboard_Conversations_V1_ConversationsService.Method.RecordInbound.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "RecordInboundBatch" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Many inbound messages, recorded in order in one transaction; each answered on its own.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Conversations_V1_RecordInboundBatchRequest` message.
+        ///   - serializer: A serializer for `Switchboard_Conversations_V1_RecordInboundBatchRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_Conversations_V1_RecordInboundBatchResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func recordInboundBatch<Result>(
+            request: GRPCCore.ClientRequest<Switchboard_Conversations_V1_RecordInboundBatchRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_Conversations_V1_RecordInboundBatchRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_Conversations_V1_RecordInboundBatchResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Conversations_V1_RecordInboundBatchResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Switchboard_Conversations_V1_ConversationsService.Method.RecordInboundBatch.descriptor,
                 serializer: serializer,
                 deserializer: deserializer,
                 options: options,
@@ -1586,6 +1746,35 @@ extension Switchboard_Conversations_V1_ConversationsService.ClientProtocol {
         )
     }
 
+    /// Call the "RecordInboundBatch" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Many inbound messages, recorded in order in one transaction; each answered on its own.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Switchboard_Conversations_V1_RecordInboundBatchRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func recordInboundBatch<Result>(
+        request: GRPCCore.ClientRequest<Switchboard_Conversations_V1_RecordInboundBatchRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Conversations_V1_RecordInboundBatchResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.recordInboundBatch(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Conversations_V1_RecordInboundBatchRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Conversations_V1_RecordInboundBatchResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
     /// Call the "RecordOutbound" method.
     ///
     /// > Source IDL Documentation:
@@ -1849,6 +2038,39 @@ extension Switchboard_Conversations_V1_ConversationsService.ClientProtocol {
             metadata: metadata
         )
         return try await self.recordInbound(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "RecordInboundBatch" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Many inbound messages, recorded in order in one transaction; each answered on its own.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func recordInboundBatch<Result>(
+        _ message: Switchboard_Conversations_V1_RecordInboundBatchRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Conversations_V1_RecordInboundBatchResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Switchboard_Conversations_V1_RecordInboundBatchRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.recordInboundBatch(
             request: request,
             options: options,
             onResponse: handleResponse

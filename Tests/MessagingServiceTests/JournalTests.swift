@@ -24,16 +24,19 @@ struct JournalTests {
         let unavailable = Mutex<Set<String>>([])
         let refused = Mutex<Set<String>>([])
 
-        func deliver(_ message: ParsedMessage, orgID: String, channelID: String, medium: String, receivedAt: Millis)
-            async throws(ServiceFailure)
-        {
-            if unavailable.withLock({ $0.contains(message.providerMessageID) }) {
+        func deliver(_ deliveries: [InboundDelivery]) async throws(ServiceFailure) -> [ServiceFailure?] {
+            let ids = Set(deliveries.map(\.message.providerMessageID))
+            if !unavailable.withLock({ $0.isDisjoint(with: ids) }) {
                 throw ServiceFailure(.unavailable, "service_unavailable", "down")
             }
-            if refused.withLock({ $0.contains(message.providerMessageID) }) {
-                throw ServiceFailure.invalid("invalid", "refused")
+            return deliveries.map { delivery in
+                let message = delivery.message
+                if refused.withLock({ $0.contains(message.providerMessageID) }) {
+                    return ServiceFailure.invalid("invalid", "refused")
+                }
+                delivered.withLock { $0.append("\(delivery.orgID)|\(message.providerMessageID)|\(message.text)") }
+                return nil
             }
-            delivered.withLock { $0.append("\(orgID)|\(message.providerMessageID)|\(message.text)") }
         }
 
         func apply(_ status: ParsedStatus, orgID: String, channelID: String, receivedAt: Millis) async throws(ServiceFailure) {
@@ -100,7 +103,7 @@ struct JournalTests {
         #expect(try await store.pendingJournal(limit: 10).count == 1)
     }
 
-    @Test func theProcessorRetriesTransientFailuresInOrderPerSenderAndSkipsRefusals() async throws {
+    @Test func theProcessorRetriesABatchInOrderAfterATransientFailureAndSkipsRefusals() async throws {
         let wa = try await channel()
         let journal = JournalWriter(store: store)
         let sink = RecordingSink()
@@ -116,18 +119,18 @@ struct JournalTests {
                     body: whatsappBody(phoneNumberID: "1001", from: from, id: id, text: text), receivedAt: 1))
         }
         let processor = JournalProcessor(store: store, writer: journal, sink: sink, logger: Logger(label: "test"))
-        #expect(await processor.drain())  // a1 failed transiently: something is left to retry
-        // b1 went through; a2 waits behind a1 (same sender); c1 was refused for good and is not retried.
-        #expect(sink.delivered.withLock { $0 } == ["org-a|wamid.b1|b first"])
-        #expect(try await store.pendingJournal(limit: 10).count == 2)
+        #expect(await processor.drain())  // the service was down: the whole batch is left to retry
+        #expect(sink.delivered.withLock { $0 }.isEmpty)
+        #expect(try await store.pendingJournal(limit: 10).count == 4)
 
         sink.unavailable.withLock { $0 = [] }
         // A new processor on the same store: what a restart after a crash would do.
         let restarted = JournalProcessor(store: store, writer: journal, sink: sink, logger: Logger(label: "test"))
         #expect(await restarted.drain() == false)
+        // Journal order (a sender's messages never overtake each other); c1 was refused for good, not retried.
         #expect(
             sink.delivered.withLock { $0 }
-                == ["org-a|wamid.b1|b first", "org-a|wamid.a1|a first", "org-a|wamid.a2|a second"])
+                == ["org-a|wamid.a1|a first", "org-a|wamid.b1|b first", "org-a|wamid.a2|a second"])
         #expect(try await store.pendingJournal(limit: 10).isEmpty)
     }
 

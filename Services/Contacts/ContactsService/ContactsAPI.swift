@@ -181,22 +181,46 @@ public struct ContactsAPI: Switchboard_Contacts_V1_ContactsService.SimpleService
     public func resolveInbound(
         request: Switchboard_Contacts_V1_ResolveInboundRequest, context: ServerContext
     ) async throws -> Switchboard_Contacts_V1_ResolveInboundResponse {
-        let referral: [String: String]? = request.hasReferral ? request.referral.fields : nil
-        let result = try await store.resolveInbound(
-            orgID: try requireOrg(request.orgID),
-            sender: InboundSender(
+        let item = try Self.inbound(request)
+        return .init(try await store.resolveInbound(orgID: item.orgID, sender: item.sender, message: item.message))
+    }
+
+    public func resolveInboundBatch(
+        request: Switchboard_Contacts_V1_ResolveInboundBatchRequest, context: ServerContext
+    ) async throws -> Switchboard_Contacts_V1_ResolveInboundBatchResponse {
+        guard request.items.count <= 1000 else {
+            throw ServiceFailure.invalid("too_many_items", "at most 1000 messages per batch", field: "items")
+        }
+        let items = try request.items.map { item throws(ServiceFailure) in try Self.inbound(item) }
+        let results = try await store.resolveInbound(items)
+        return .with {
+            $0.results = results.map { outcome in
+                .with { result in
+                    switch outcome {
+                    case .success(let resolution): result.resolution = .init(resolution)
+                    case .failure(let failure):
+                        result.failed = true
+                        result.error = failure.errorReason
+                    }
+                }
+            }
+        }
+    }
+
+    static func inbound(_ request: Switchboard_Contacts_V1_ResolveInboundRequest) throws(ServiceFailure)
+        -> (orgID: String, sender: InboundSender, message: InboundFacts)
+    {
+        guard !request.orgID.isEmpty else { throw .invalid("missing_org", "org_id is required", field: "org_id") }
+        return (
+            request.orgID,
+            InboundSender(
                 phone: request.phone, whatsappUserID: request.whatsappUserID, username: request.whatsappUsername,
                 profileName: request.profileName),
-            message: InboundFacts(
+            InboundFacts(
                 messageID: request.messageID, at: request.hasMessageAt ? request.messageAt.millis : Millis.now(),
-                text: request.text.isEmpty ? nil : request.text, referral: referral))
-        return .with {
-            $0.contact = .init(result.contact)
-            $0.created = result.created
-            $0.mergedContactIds = result.mergedContactIDs
-            $0.consentChange = result.consentChange
-            $0.tagsAdded = result.tagsAdded
-        }
+                text: request.text.isEmpty ? nil : request.text,
+                referral: request.hasReferral ? request.referral.fields : nil)
+        )
     }
 
     public func listAudit(
@@ -333,5 +357,16 @@ extension Switchboard_Contacts_V1_Referral {
             ("ctwaClid", ctwaClid),
         ]
         return Dictionary(uniqueKeysWithValues: pairs.filter { !$0.1.isEmpty })
+    }
+}
+
+extension Switchboard_Contacts_V1_ResolveInboundResponse {
+    init(_ result: InboundResolution) {
+        self.init()
+        contact = .init(result.contact)
+        created = result.created
+        mergedContactIds = result.mergedContactIDs
+        consentChange = result.consentChange
+        tagsAdded = result.tagsAdded
     }
 }

@@ -17,6 +17,60 @@ public struct ConversationsAPI: Switchboard_Conversations_V1_ConversationsServic
     public func recordInbound(
         request: Switchboard_Conversations_V1_RecordInboundRequest, context: ServerContext
     ) async throws -> Switchboard_Conversations_V1_RecordInboundResponse {
+        let item = try Self.record(request)
+        let result = try await store.recordInbound(
+            orgID: item.orgID, channelID: item.channelID, medium: item.medium, contact: item.contact,
+            mergedContactIDs: item.mergedContactIDs, message: item.message)
+        return .with {
+            $0.message = .init(result.message)
+            $0.conversation = .init(result.conversation)
+            $0.duplicate = result.duplicate
+            $0.opened = result.opened
+        }
+    }
+
+    public func recordInboundBatch(
+        request: Switchboard_Conversations_V1_RecordInboundBatchRequest, context: ServerContext
+    ) async throws -> Switchboard_Conversations_V1_RecordInboundBatchResponse {
+        guard request.items.count <= 1000 else {
+            throw ServiceFailure.invalid("too_many_items", "at most 1000 messages per batch", field: "items")
+        }
+        var records: [InboundRecord?] = []
+        var refusals: [Int: ServiceFailure] = [:]
+        for (index, item) in request.items.enumerated() {
+            do {
+                records.append(try Self.record(item))
+            } catch {
+                records.append(nil)
+                refusals[index] = error
+            }
+        }
+        let recorded = try await store.recordInbound(records.compactMap { $0 })
+        var next = recorded.makeIterator()
+        return .with {
+            $0.results = records.enumerated().map { index, record in
+                .with { result in
+                    guard record != nil, let outcome = next.next() else {
+                        result.failed = true
+                        result.error = (refusals[index] ?? ServiceFailure(.internalError, "internal_error", "")).errorReason
+                        return
+                    }
+                    switch outcome {
+                    case .success(let value):
+                        result.messageID = value.message.id
+                        result.conversationID = value.conversation.id
+                        result.duplicate = value.duplicate
+                    case .failure(let failure):
+                        result.failed = true
+                        result.error = failure.errorReason
+                    }
+                }
+            }
+        }
+    }
+
+    /// A request item as the store's record, or the reason it cannot be one.
+    static func record(_ request: Switchboard_Conversations_V1_RecordInboundRequest) throws(ServiceFailure) -> InboundRecord {
         guard let medium = Medium(rawValue: request.medium) else {
             throw ServiceFailure.invalid("invalid_medium", "medium must be whatsapp or sms", field: "medium")
         }
@@ -26,16 +80,11 @@ public struct ConversationsAPI: Switchboard_Conversations_V1_ConversationsServic
         guard !request.channelID.isEmpty else {
             throw ServiceFailure.invalid("missing_channel", "channel_id is required", field: "channel_id")
         }
-        let result = try await store.recordInbound(
-            orgID: try requireOrg(request.orgID), channelID: request.channelID, medium: medium,
+        guard !request.orgID.isEmpty else { throw .invalid("missing_org", "org_id is required", field: "org_id") }
+        return InboundRecord(
+            orgID: request.orgID, channelID: request.channelID, medium: medium,
             contact: ContactSnapshot(request.contact), mergedContactIDs: request.mergedContactIds,
             message: InboundMessage(request.message))
-        return .with {
-            $0.message = .init(result.message)
-            $0.conversation = .init(result.conversation)
-            $0.duplicate = result.duplicate
-            $0.opened = result.opened
-        }
     }
 
     public func recordOutbound(

@@ -1,3 +1,4 @@
+import GRPCCore
 public import ContactsKit
 import Foundation
 import GRDB
@@ -27,123 +28,177 @@ public struct InboundResolution: Sendable {
     public var tagsAdded: [String]
 }
 
+/// One inbound message's sender and facts, validated.
+struct InboundItem: Sendable {
+    var orgID: String
+    var phone: String?
+    var waUserID: String?
+    var username: String?
+    var profileName: String?
+    var message: InboundFacts
+
+    init(orgID: String, sender: InboundSender, message: InboundFacts) throws(ServiceFailure) {
+        self.orgID = orgID
+        phone = (try? ContactRules.phone(sender.phone ?? "")) ?? nil
+        waUserID = (try? ContactRules.userID(sender.whatsappUserID ?? "", field: "whatsappUserId")) ?? nil
+        username = (try? ContactRules.userID(sender.username ?? "", field: "whatsappUsername")) ?? nil
+        profileName = (try? ContactRules.name(String((sender.profileName ?? "").prefix(ContactRules.maxNameLength))))
+            ?? nil
+        guard phone != nil || waUserID != nil else { throw ContactsFailure.missingIdentity }
+        guard !message.messageID.isEmpty else {
+            throw ServiceFailure.invalid("missing_message_id", "message_id is required", field: "message_id")
+        }
+        self.message = message
+    }
+}
+
 extension ContactsStore {
     /// Finds or creates the sender and applies what the message means for the contact, in one transaction.
     /// Idempotent per message id: a redelivered message answers the contact as it is now and changes nothing.
     public func resolveInbound(orgID: String, sender: InboundSender, message: InboundFacts) async throws
         -> InboundResolution
     {
-        let phone = (try? ContactRules.phone(sender.phone ?? "")) ?? nil
-        let waUserID = (try? ContactRules.userID(sender.whatsappUserID ?? "", field: "whatsappUserId")) ?? nil
-        let username = (try? ContactRules.userID(sender.username ?? "", field: "whatsappUsername")) ?? nil
-        let profileName = (try? ContactRules.name(String((sender.profileName ?? "").prefix(ContactRules.maxNameLength))))
-            ?? nil
-        guard phone != nil || waUserID != nil else { throw ContactsFailure.missingIdentity }
-        guard !message.messageID.isEmpty else {
-            throw ServiceFailure.invalid("missing_message_id", "message_id is required", field: "message_id")
+        let results = try await resolveInbound([(orgID, sender, message)])
+        return try results[0].get()
+    }
+
+    /// Many inbound messages, in order, in one transaction (the journal processor's batches). An item that cannot
+    /// be resolved (no usable identity) fails alone.
+    public func resolveInbound(_ items: [(orgID: String, sender: InboundSender, message: InboundFacts)]) async throws
+        -> [Result<InboundResolution, ServiceFailure>]
+    {
+        let prepared = items.map { item in
+            Result { () throws(ServiceFailure) in try InboundItem(orgID: item.orgID, sender: item.sender, message: item.message) }
         }
-        let rules = try await self.rules(orgID: orgID).filter(\.enabled)
+        var rules: [String: [AutoTagRule]] = [:]
+        for orgID in Set(items.map(\.orgID)) { rules[orgID] = try await self.rules(orgID: orgID).filter(\.enabled) }
+        let orgRules = rules
+        return try await writer.write { db in
+            try prepared.map { item in
+                switch item {
+                case .failure(let failure): return .failure(failure)
+                case .success(let item):
+                    // A savepoint per message: one that cannot be applied is rolled back alone.
+                    var resolution: InboundResolution?
+                    do {
+                        try db.inSavepoint {
+                            resolution = try Self.resolve(db, item, rules: orgRules[item.orgID] ?? [])
+                            return .commit
+                        }
+                    } catch let failure as ServiceFailure {
+                        return .failure(failure)
+                    } catch {
+                        return .failure(ServiceFailure(.internalError, "internal_error", "\(error)"))
+                    }
+                    guard let resolution else { return .failure(ServiceFailure(.internalError, "internal_error", "no result")) }
+                    return .success(resolution)
+                }
+            }
+        }
+    }
+
+    static func resolve(_ db: Database, _ item: InboundItem, rules: [AutoTagRule]) throws -> InboundResolution {
+        let (orgID, phone, waUserID, username, profileName, message) =
+            (item.orgID, item.phone, item.waUserID, item.username, item.profileName, item.message)
         let actor = Actor(kind: "system", id: "inbound", name: "inbound message")
         let actorJSON = JSONCoding.encode(actor)
-        return try await writer.write { db in
-            if let seen = try Row.fetchOne(
-                db, sql: "SELECT contact_id, merged FROM inbound_seen WHERE org_id = ? AND message_id = ?",
-                arguments: [orgID, message.messageID]),
-                let record = try ContactRecord.find(db, orgID: orgID, id: seen[0])
-            {
-                return InboundResolution(
-                    contact: record.contact(tags: try ContactRecord.tags(db, contactID: record.id)), created: false,
-                    mergedContactIDs: JSONCoding.decode([String].self, seen[1]) ?? [], consentChange: "", tagsAdded: [])
-            }
-            let now = Millis.now()
-            let byPhone = try phone.flatMap { try ContactRecord.find(db, orgID: orgID, phone: $0) }
-            let byUserID = try waUserID.flatMap { try ContactRecord.find(db, orgID: orgID, waUserID: $0) }
-            var merged: [String] = []
-            var created = false
-            var record: ContactRecord
-            switch (byPhone, byUserID) {
-            case (let found?, let other?) where found.id != other.id:
-                record = try Self.merge(db, other, into: found, actorJSON: actorJSON, now: now)
-                merged.append(other.id)
-            case (let found?, _), (nil, let found?):
-                record = found
-            case (nil, nil):
-                record = ContactRecord(id: Identifier.make(), orgID: orgID, now: now)
-                created = true
-            }
-            let original = record
-            if record.phone == nil, let phone { record.phone = phone }
-            if record.waUserID == nil, let waUserID { record.waUserID = waUserID }
-            if let username, record.waUsername != username { record.waUsername = username }
-            if record.name == nil, let profileName { record.name = profileName }
-            if let referral = message.referral {
-                let touch = AdTouch(fields: referral, at: message.at, messageID: message.messageID)
-                let attributes = (try? ContactRules.attributes(record.attributes, allowReserved: true)) ?? [:]
-                record.attributes = ContactRules.json(touch.applied(to: attributes))
-            }
-            if created {
-                try record.insert(db)
-                var changes: [String: Any] = ["messageId": message.messageID]
-                for (key, value) in [
-                    ("phone", record.phone), ("name", record.name), ("whatsappUserId", record.waUserID),
-                    ("whatsappUsername", record.waUsername),
-                ] {
-                    if let value { changes[key] = value }
-                }
-                try record.appendAudit(
-                    db, action: "created", actor: actorJSON, changes: ContactRules.json(changes), now: now)
-            } else if record != original {
-                var changes: [String: Any] = [:]
-                for (key, before, after) in [
-                    ("phone", original.phone, record.phone), ("whatsappUserId", original.waUserID, record.waUserID),
-                    ("whatsappUsername", original.waUsername, record.waUsername), ("name", original.name, record.name),
-                ] where before != after {
-                    changes[key] = ["from": before as Any, "to": after as Any]
-                }
-                if original.attributes != record.attributes { changes["attributes"] = ["ctwa": "referral"] }
-                record.updatedAt = now
-                try record.appendAudit(
-                    db, action: "updated", actor: actorJSON, changes: ContactRules.json(changes), now: now)
-            }
-
-            let proof = ConsentProof(at: message.at, actor: actor, messageID: message.messageID)
-            var consentChange = ""
-            switch message.text.flatMap(ConsentKeyword.init(message:)) {
-            case .optOut?:
-                if record.optedIn || record.optInSource == nil { consentChange = "opted_out" }
-            case .optIn?:
-                if !record.optedIn { consentChange = "opted_in" }
-            case nil:
-                // The first message opts in, unless the contact has opted out before.
-                if !record.optedIn && record.optInSource == nil { consentChange = "opted_in" }
-            }
-            if !consentChange.isEmpty {
-                let keyword = message.text.flatMap(ConsentKeyword.init(message:)) != nil
-                try Self.changeConsent(
-                    db, &record, optedIn: consentChange == "opted_in",
-                    source: keyword ? ConsentSource.keyword.rawValue : ConsentSource.inboundFirstMessage.rawValue,
-                    proof: proof, actorJSON: actorJSON, now: now)
-            }
-
-            var tags = try ContactRecord.tags(db, contactID: record.id)
-            let ruleTags = message.text.map { evaluate(rules, text: $0).tags } ?? []
-            let added = ruleTags.filter { !tags.contains($0) }
-            if !added.isEmpty {
-                try record.addTags(db, added)
-                record.updatedAt = now
-                try record.appendAudit(
-                    db, action: "tags_added", actor: actorJSON,
-                    changes: ContactRules.json(["tags": added, "messageId": message.messageID]), now: now)
-                tags = (tags + added).sorted()
-            }
-            if record != original || created { try record.update(db) }
-            try db.execute(
-                sql: "INSERT INTO inbound_seen (org_id, message_id, contact_id, merged, at) VALUES (?, ?, ?, ?, ?)",
-                arguments: [orgID, message.messageID, record.id, JSONCoding.encode(merged), now])
+        if let seen = try Row.fetchOne(
+            db, sql: "SELECT contact_id, merged FROM inbound_seen WHERE org_id = ? AND message_id = ?",
+            arguments: [orgID, message.messageID]),
+            let record = try ContactRecord.find(db, orgID: orgID, id: seen[0])
+        {
             return InboundResolution(
-                contact: record.contact(tags: tags), created: created, mergedContactIDs: merged,
-                consentChange: consentChange, tagsAdded: added)
+                contact: record.contact(tags: try ContactRecord.tags(db, contactID: record.id)), created: false,
+                mergedContactIDs: JSONCoding.decode([String].self, seen[1]) ?? [], consentChange: "", tagsAdded: [])
         }
+        let now = Millis.now()
+        let byPhone = try phone.flatMap { try ContactRecord.find(db, orgID: orgID, phone: $0) }
+        let byUserID = try waUserID.flatMap { try ContactRecord.find(db, orgID: orgID, waUserID: $0) }
+        var merged: [String] = []
+        var created = false
+        var record: ContactRecord
+        switch (byPhone, byUserID) {
+        case (let found?, let other?) where found.id != other.id:
+            record = try Self.merge(db, other, into: found, actorJSON: actorJSON, now: now)
+            merged.append(other.id)
+        case (let found?, _), (nil, let found?):
+            record = found
+        case (nil, nil):
+            record = ContactRecord(id: Identifier.make(), orgID: orgID, now: now)
+            created = true
+        }
+        let original = record
+        if record.phone == nil, let phone { record.phone = phone }
+        if record.waUserID == nil, let waUserID { record.waUserID = waUserID }
+        if let username, record.waUsername != username { record.waUsername = username }
+        if record.name == nil, let profileName { record.name = profileName }
+        if let referral = message.referral {
+            let touch = AdTouch(fields: referral, at: message.at, messageID: message.messageID)
+            let attributes = (try? ContactRules.attributes(record.attributes, allowReserved: true)) ?? [:]
+            record.attributes = ContactRules.json(touch.applied(to: attributes))
+        }
+        if created {
+            try record.insert(db)
+            var changes: [String: Any] = ["messageId": message.messageID]
+            for (key, value) in [
+                ("phone", record.phone), ("name", record.name), ("whatsappUserId", record.waUserID),
+                ("whatsappUsername", record.waUsername),
+            ] {
+                if let value { changes[key] = value }
+            }
+            try record.appendAudit(
+                db, action: "created", actor: actorJSON, changes: ContactRules.json(changes), now: now)
+        } else if record != original {
+            var changes: [String: Any] = [:]
+            for (key, before, after) in [
+                ("phone", original.phone, record.phone), ("whatsappUserId", original.waUserID, record.waUserID),
+                ("whatsappUsername", original.waUsername, record.waUsername), ("name", original.name, record.name),
+            ] where before != after {
+                changes[key] = ["from": before as Any, "to": after as Any]
+            }
+            if original.attributes != record.attributes { changes["attributes"] = ["ctwa": "referral"] }
+            record.updatedAt = now
+            try record.appendAudit(
+                db, action: "updated", actor: actorJSON, changes: ContactRules.json(changes), now: now)
+        }
+
+        let proof = ConsentProof(at: message.at, actor: actor, messageID: message.messageID)
+        var consentChange = ""
+        switch message.text.flatMap(ConsentKeyword.init(message:)) {
+        case .optOut?:
+            if record.optedIn || record.optInSource == nil { consentChange = "opted_out" }
+        case .optIn?:
+            if !record.optedIn { consentChange = "opted_in" }
+        case nil:
+            // The first message opts in, unless the contact has opted out before.
+            if !record.optedIn && record.optInSource == nil { consentChange = "opted_in" }
+        }
+        if !consentChange.isEmpty {
+            let keyword = message.text.flatMap(ConsentKeyword.init(message:)) != nil
+            try Self.changeConsent(
+                db, &record, optedIn: consentChange == "opted_in",
+                source: keyword ? ConsentSource.keyword.rawValue : ConsentSource.inboundFirstMessage.rawValue,
+                proof: proof, actorJSON: actorJSON, now: now)
+        }
+
+        var tags = try ContactRecord.tags(db, contactID: record.id)
+        let ruleTags = message.text.map { evaluate(rules, text: $0).tags } ?? []
+        let added = ruleTags.filter { !tags.contains($0) }
+        if !added.isEmpty {
+            try record.addTags(db, added)
+            record.updatedAt = now
+            try record.appendAudit(
+                db, action: "tags_added", actor: actorJSON,
+                changes: ContactRules.json(["tags": added, "messageId": message.messageID]), now: now)
+            tags = (tags + added).sorted()
+        }
+        if record != original || created { try record.update(db) }
+        try db.execute(
+            sql: "INSERT INTO inbound_seen (org_id, message_id, contact_id, merged, at) VALUES (?, ?, ?, ?, ?)",
+            arguments: [orgID, message.messageID, record.id, JSONCoding.encode(merged), now])
+        return InboundResolution(
+            contact: record.contact(tags: tags), created: created, mergedContactIDs: merged,
+            consentChange: consentChange, tagsAdded: added)
     }
 
     /// Folds `other` into `survivor` (the same person, first known by one identity and then by the other): tags,

@@ -111,15 +111,18 @@ struct ConversationRecord: Sendable, Equatable {
         return id
     }
 
-    /// Sets the contact snapshot (and its search text) of one conversation.
+    /// Sets the contact snapshot (and its search text) of one conversation. Writes only when something changed, so
+    /// the search index is not rewritten for every message of an unchanged contact.
     static func setContact(_ db: Database, id: String, contact: ContactSnapshot) throws {
         let statement = try db.cachedStatement(
             sql: """
                 UPDATE conversation SET contact_id = ?, contact_name = ?, contact_phone = ?, contact_wa_username = ?,
-                    search = ? WHERE id = ?
+                    search = ? WHERE id = ? AND (contact_id IS NOT ? OR contact_name IS NOT ? OR contact_phone IS NOT ?
+                    OR contact_wa_username IS NOT ?)
                 """)
         try statement.execute(arguments: [
             contact.id, contact.name, contact.phone, contact.whatsappUsername, searchText(contact), id,
+            contact.id, contact.name, contact.phone, contact.whatsappUsername,
         ])
     }
 

@@ -12,38 +12,68 @@ extension ConversationsStore {
         orgID: String, channelID: String, medium: Medium, contact: ContactSnapshot, mergedContactIDs: [String],
         message inbound: InboundMessage, now: Millis = .now()
     ) async throws -> (message: Message, conversation: Conversation, duplicate: Bool, opened: Bool) {
-        let providerID = inbound.providerMessageID.isEmpty ? nil : inbound.providerMessageID
-        return try await writer.write { db in
-            if let providerID, let stored = try MessageRecord.find(db, orgID: orgID, providerMessageID: providerID) {
-                let conversation = try ConversationRecord.load(db, orgID: orgID, id: stored.conversationID)
-                return (stored, conversation.conversation(now: now), true, false)
+        let item = InboundRecord(
+            orgID: orgID, channelID: channelID, medium: medium, contact: contact, mergedContactIDs: mergedContactIDs,
+            message: inbound)
+        return try await writer.write { db in try Self.record(db, item, now: now) }
+    }
+
+    /// Records many inbound messages, in order, in one transaction (the journal processor's batches). Each has its
+    /// own savepoint: one that cannot be recorded is rolled back alone and answered as a failure.
+    public func recordInbound(_ items: [InboundRecord], now: Millis = .now()) async throws
+        -> [Result<(message: Message, conversation: Conversation, duplicate: Bool, opened: Bool), ServiceFailure>]
+    {
+        try await writer.write { db in
+            items.map { item in
+                var recorded: (message: Message, conversation: Conversation, duplicate: Bool, opened: Bool)?
+                do {
+                    try db.inSavepoint {
+                        recorded = try Self.record(db, item, now: now)
+                        return .commit
+                    }
+                } catch let failure as ServiceFailure {
+                    return .failure(failure)
+                } catch {
+                    return .failure(ServiceFailure(.internalError, "internal_error", "\(error)"))
+                }
+                guard let recorded else { return .failure(ServiceFailure(.internalError, "internal_error", "no result")) }
+                return .success(recorded)
             }
-            for mergedID in mergedContactIDs where mergedID != contact.id {
-                try Self.moveConversations(db, orgID: orgID, from: mergedID, to: contact, now: now)
-            }
-            var conversationID: String
-            var opened = false
-            if let open = try ConversationRecord.findOpen(
-                db, orgID: orgID, contactID: contact.id, channelID: channelID)
-            {
-                conversationID = open.id
-                try ConversationRecord.setContact(db, id: open.id, contact: contact)
-            } else {
-                conversationID = try ConversationRecord.insertOpen(
-                    db, orgID: orgID, contact: contact, channelID: channelID, medium: medium, now: now)
-                opened = true
-            }
-            let message = Message(
-                id: Identifier.make(), orgID: orgID, conversationID: conversationID, contactID: contact.id,
-                channelID: channelID, direction: .inbound, type: inbound.type, text: inbound.text,
-                contentJSON: inbound.contentJSON, providerMessageID: providerID, status: .received, errorCode: nil,
-                errorText: nil, replyToProviderID: inbound.replyToProviderID, forwarded: inbound.forwarded,
-                sentAt: inbound.sentAt, recordedAt: now, statusAt: now, senderAgentID: nil)
-            try MessageRecord.insert(db, message)
-            try ConversationRecord.touch(db, id: conversationID, message: message, now: now)
-            let conversation = try ConversationRecord.load(db, orgID: orgID, id: conversationID)
-            return (message, conversation.conversation(now: now), false, opened)
         }
+    }
+
+    static func record(_ db: Database, _ item: InboundRecord, now: Millis) throws
+        -> (message: Message, conversation: Conversation, duplicate: Bool, opened: Bool)
+    {
+        let (orgID, channelID, contact, inbound) = (item.orgID, item.channelID, item.contact, item.message)
+        let providerID = inbound.providerMessageID.isEmpty ? nil : inbound.providerMessageID
+        if let providerID, let stored = try MessageRecord.find(db, orgID: orgID, providerMessageID: providerID) {
+            let conversation = try ConversationRecord.load(db, orgID: orgID, id: stored.conversationID)
+            return (stored, conversation.conversation(now: now), true, false)
+        }
+        for mergedID in item.mergedContactIDs where mergedID != contact.id {
+            try moveConversations(db, orgID: orgID, from: mergedID, to: contact, now: now)
+        }
+        var conversationID: String
+        var opened = false
+        if let open = try ConversationRecord.findOpen(db, orgID: orgID, contactID: contact.id, channelID: channelID) {
+            conversationID = open.id
+            try ConversationRecord.setContact(db, id: open.id, contact: contact)
+        } else {
+            conversationID = try ConversationRecord.insertOpen(
+                db, orgID: orgID, contact: contact, channelID: channelID, medium: item.medium, now: now)
+            opened = true
+        }
+        let message = Message(
+            id: Identifier.make(), orgID: orgID, conversationID: conversationID, contactID: contact.id,
+            channelID: channelID, direction: .inbound, type: inbound.type, text: inbound.text,
+            contentJSON: inbound.contentJSON, providerMessageID: providerID, status: .received, errorCode: nil,
+            errorText: nil, replyToProviderID: inbound.replyToProviderID, forwarded: inbound.forwarded,
+            sentAt: inbound.sentAt, recordedAt: now, statusAt: now, senderAgentID: nil)
+        try MessageRecord.insert(db, message)
+        try ConversationRecord.touch(db, id: conversationID, message: message, now: now)
+        let conversation = try ConversationRecord.load(db, orgID: orgID, id: conversationID)
+        return (message, conversation.conversation(now: now), false, opened)
     }
 
     /// Moves every conversation of a merged contact to the surviving one. Where both have an open conversation on
@@ -172,5 +202,27 @@ extension ConversationsStore {
             sql: "DELETE FROM pending_delivery WHERE org_id = ? AND provider_message_id = ?",
             arguments: [orgID, providerMessageID])
         return PendingDelivery(status: status, at: row[1], errorCode: row[2], errorText: row[3])
+    }
+}
+
+/// One inbound message to record, with where it came from and whose it is.
+public struct InboundRecord: Sendable {
+    public var orgID: String
+    public var channelID: String
+    public var medium: Medium
+    public var contact: ContactSnapshot
+    public var mergedContactIDs: [String]
+    public var message: InboundMessage
+
+    public init(
+        orgID: String, channelID: String, medium: Medium, contact: ContactSnapshot, mergedContactIDs: [String],
+        message: InboundMessage
+    ) {
+        self.orgID = orgID
+        self.channelID = channelID
+        self.medium = medium
+        self.contact = contact
+        self.mergedContactIDs = mergedContactIDs
+        self.message = message
     }
 }

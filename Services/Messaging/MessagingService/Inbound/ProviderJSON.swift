@@ -45,7 +45,7 @@ enum ProviderJSON: Sendable, Equatable, Codable {
 
     /// Reads a whole body; nil when it is not JSON.
     static func decode(_ data: Data) -> ProviderJSON? {
-        try? JSONDecoder().decode(ProviderJSON.self, from: data)
+        try? ProviderJSONParser.parse(data)
     }
 
     subscript(key: String) -> ProviderJSON? {

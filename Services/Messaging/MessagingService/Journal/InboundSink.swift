@@ -1,12 +1,21 @@
 import GRPCCore
 import ServiceKit
 
-/// Where parsed webhooks go: the contacts service resolves the sender, the conversations service records the
-/// message or the delivery status. A protocol so the processor can be driven against in-process services.
+/// One parsed message on its way out of the journal, with the channel it arrived on.
+struct InboundDelivery: Sendable {
+    var message: ParsedMessage
+    var orgID: String
+    var channelID: String
+    var medium: String
+    var receivedAt: Millis
+}
+
+/// Where parsed webhooks go: the contacts service resolves the senders, the conversations service records the
+/// messages or the delivery statuses. A protocol so the processor can be driven against in-process services.
 protocol InboundSink: Sendable {
-    /// Resolves the sender's contact and records the message in its conversation.
-    func deliver(_ message: ParsedMessage, orgID: String, channelID: String, medium: String, receivedAt: Millis)
-        async throws(ServiceFailure)
+    /// Resolves the senders and records the messages, in order. Answers per message nil (done) or the reason it was
+    /// refused for good; throws when the whole batch must be tried again (a service is down or slow).
+    func deliver(_ deliveries: [InboundDelivery]) async throws(ServiceFailure) -> [ServiceFailure?]
     func apply(_ status: ParsedStatus, orgID: String, channelID: String, receivedAt: Millis) async throws(ServiceFailure)
 }
 

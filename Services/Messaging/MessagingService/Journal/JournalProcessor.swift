@@ -6,10 +6,11 @@ import MessagingKit
 import ServiceKit
 public import ServiceLifecycle
 
-/// Works the webhook journal at least once, in order per sender: parses each webhook, routes every event to its
-/// channel's org and hands it to the sink. A webhook leaves the journal only when all its events are applied (or
-/// refused for good); one that failed for a transient reason (a service down) is tried again after a backoff, and
-/// the same sender's later webhooks wait for it. Resumes after a crash from whatever is still unprocessed.
+/// Works the webhook journal at least once, in journal order: parses a batch of webhooks, routes every event to
+/// its channel's org and hands all the batch's messages to the sink at once (two RPCs, not two per message). A
+/// webhook leaves the journal only when all its events are applied (or refused for good); when a service is down the
+/// whole batch is tried again after a backoff, in the same order, so a sender's messages never overtake each other.
+/// Resumes after a crash from whatever is still unprocessed.
 public final class JournalProcessor: Service, Sendable {
     let store: MessagingStore
     let writer: JournalWriter
@@ -85,18 +86,14 @@ public final class JournalProcessor: Service, Sendable {
         }
     }
 
-    /// One unit of work: an event of a journal entry, routed to its channel.
-    struct Work: Sendable {
-        var seq: Int64
-        var event: InboundEvent
-        var channel: Channel
-        var receivedAt: Millis
-    }
-
+    /// Parses a batch, hands all its messages to the sink in one call (in journal order), applies its statuses,
+    /// and answers which entries are done (with the reason when refused for good) and which to try again.
     func process(_ batch: [JournalEntry]) async -> (done: [(seq: Int64, error: String?)], retry: [(seq: Int64, error: String)]) {
         var permanent: [Int64: String] = [:]
-        var groups: [String: [Work]] = [:]
-        var order: [String] = []
+        var transient: [Int64: String] = [:]
+        var deliveries: [InboundDelivery] = []
+        var deliverySeqs: [Int64] = []
+        var statuses: [(seq: Int64, status: ParsedStatus, channel: Channel, receivedAt: Millis)] = []
         var channels: [String: Channel?] = [:]
         for entry in batch {
             let routed: [RoutedEvent]
@@ -112,25 +109,55 @@ public final class JournalProcessor: Service, Sendable {
                     logger.warning("journal \(entry.id): no channel for \(item.route); event dropped")
                     continue
                 }
-                let key = channel.orgID + "|" + Self.senderKey(item.event)
-                if groups[key] == nil { order.append(key) }
-                groups[key, default: []].append(Work(seq: entry.seq, event: item.event, channel: channel, receivedAt: entry.receivedAt))
+                switch item.event {
+                case .message(let message):
+                    deliveries.append(
+                        InboundDelivery(
+                            message: message, orgID: channel.orgID, channelID: channel.id,
+                            medium: channel.kind == .twilioSMS ? message.medium : "whatsapp",
+                            receivedAt: entry.receivedAt))
+                    deliverySeqs.append(entry.seq)
+                case .status(let status):
+                    statuses.append((entry.seq, status, channel, entry.receivedAt))
+                case .notice(let text):
+                    logger.info("webhook notice on channel \(channel.id): \(text)")
+                }
             }
         }
-        var transient: [Int64: String] = [:]
-        await withTaskGroup(of: [(Int64, ServiceFailure)].self) { group in
-            var running = 0
-            for key in order {
-                if running >= concurrency, let failures = await group.next() {
-                    running -= 1
-                    for (seq, failure) in failures { record(failure, seq: seq, permanent: &permanent, transient: &transient) }
+        if !deliveries.isEmpty {
+            do {
+                let outcomes = try await sink.deliver(deliveries)
+                for (index, outcome) in outcomes.enumerated() {
+                    guard let outcome else { continue }
+                    permanent[deliverySeqs[index]] = outcome.description
+                    logger.warning(
+                        "message \(deliveries[index].message.providerMessageID) refused on channel \(deliveries[index].channelID): \(outcome)")
                 }
-                let works = groups[key] ?? []
-                group.addTask { await self.apply(works) }
+            } catch {
+                // The whole batch again later (both services deduplicate), in the same order.
+                for seq in deliverySeqs { transient[seq] = error.description }
+            }
+        }
+        await withTaskGroup(of: (Int64, ServiceFailure?).self) { group in
+            var running = 0
+            for item in statuses {
+                if running >= concurrency, let (seq, failure) = await group.next() {
+                    running -= 1
+                    if let failure { record(failure, seq: seq, permanent: &permanent, transient: &transient) }
+                }
+                group.addTask {
+                    do throws(ServiceFailure) {
+                        try await self.sink.apply(
+                            item.status, orgID: item.channel.orgID, channelID: item.channel.id, receivedAt: item.receivedAt)
+                        return (item.seq, nil)
+                    } catch {
+                        return (item.seq, error)
+                    }
+                }
                 running += 1
             }
-            for await failures in group {
-                for (seq, failure) in failures { record(failure, seq: seq, permanent: &permanent, transient: &transient) }
+            for await (seq, failure) in group {
+                if let failure { record(failure, seq: seq, permanent: &permanent, transient: &transient) }
             }
         }
         var done: [(seq: Int64, error: String?)] = []
@@ -150,40 +177,8 @@ public final class JournalProcessor: Service, Sendable {
             transient[seq] = failure.description
         } else {
             permanent[seq] = failure.description
+            logger.warning("delivery status refused: \(failure)")
         }
-    }
-
-    /// Applies one sender's events in journal order, stopping at the first transient failure (the rest wait).
-    private func apply(_ works: [Work]) async -> [(Int64, ServiceFailure)] {
-        var failures: [(Int64, ServiceFailure)] = []
-        var blocked = false
-        for work in works {
-            if blocked {
-                failures.append((work.seq, ServiceFailure(.unavailable, "waiting", "an earlier message of this sender is pending")))
-                continue
-            }
-            do {
-                switch work.event {
-                case .message(let message):
-                    let medium = work.channel.kind == .twilioSMS ? message.medium : "whatsapp"
-                    try await sink.deliver(
-                        message, orgID: work.channel.orgID, channelID: work.channel.id, medium: medium,
-                        receivedAt: work.receivedAt)
-                case .status(let status):
-                    try await sink.apply(status, orgID: work.channel.orgID, channelID: work.channel.id, receivedAt: work.receivedAt)
-                case .notice(let text):
-                    logger.info("webhook notice on channel \(work.channel.id): \(text)")
-                }
-            } catch {
-                if error.isTransient {
-                    blocked = true
-                } else {
-                    logger.warning("webhook event refused on channel \(work.channel.id): \(error)")
-                }
-                failures.append((work.seq, error))
-            }
-        }
-        return failures
     }
 
     static func parse(_ entry: JournalEntry) throws -> [RoutedEvent] {
@@ -205,16 +200,5 @@ public final class JournalProcessor: Service, Sendable {
         }
         cache[key] = found
         return found
-    }
-
-    static func senderKey(_ event: InboundEvent) -> String {
-        switch event {
-        case .message(let message):
-            return message.sender.phone ?? message.sender.whatsappUserID ?? message.providerMessageID
-        case .status(let status):
-            return "status:" + status.providerMessageID
-        case .notice:
-            return "notice"
-        }
     }
 }

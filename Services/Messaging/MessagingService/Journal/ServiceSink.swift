@@ -5,33 +5,68 @@ import GRPCCore
 import ServiceKit
 import SwitchboardClient
 
-/// The real destination of inbound events: contacts.ResolveInbound, then conversations.RecordInbound /
-/// UpdateDelivery, over gRPC. Both calls are idempotent per provider message id, so a retried webhook is harmless.
+/// The real destination of inbound events: contacts.ResolveInboundBatch, then conversations.RecordInboundBatch /
+/// UpdateDelivery, over gRPC — two calls for a whole batch of messages. Both are idempotent per provider message
+/// id, so a retried batch is harmless.
 struct ServiceSink: InboundSink {
     let contacts: ContactsClient<ServiceTransport>
     let conversations: ConversationsClient<ServiceTransport>
     static let maxText = 4096
+    /// Messages per call (the services accept up to 1,000).
+    static let chunk = 500
 
-    func deliver(_ message: ParsedMessage, orgID: String, channelID: String, medium: String, receivedAt: Millis)
-        async throws(ServiceFailure)
-    {
-        let at = message.sentAt.map { Millis($0.timeIntervalSince1970 * 1000) } ?? receivedAt
+    func deliver(_ deliveries: [InboundDelivery]) async throws(ServiceFailure) -> [ServiceFailure?] {
+        var outcomes: [ServiceFailure?] = []
+        var start = 0
+        while start < deliveries.count {
+            let end = min(start + Self.chunk, deliveries.count)
+            outcomes += try await deliverChunk(Array(deliveries[start..<end]))
+            start = end
+        }
+        return outcomes
+    }
+
+    private func deliverChunk(_ deliveries: [InboundDelivery]) async throws(ServiceFailure) -> [ServiceFailure?] {
         let resolved = try await contacts.resolveInbound(
-            orgID: orgID,
-            sender: message.sender,
-            messageID: message.providerMessageID, at: at, text: message.keywordText,
-            referral: message.referral?.fields)
-        let contact = resolved.contact
-        try await conversations.recordInbound(
-            orgID: orgID, channelID: channelID, medium: medium,
-            contact: .init(id: contact.id, name: contact.name, phone: contact.phone, whatsappUsername: contact.whatsappUsername),
-            mergedContactIDs: resolved.mergedContactIDs,
-            message: .init(
-                // The preview/search text is bounded like WhatsApp's own text limit; the content keeps everything.
-                providerMessageID: message.providerMessageID, type: message.type,
-                text: String(message.text.prefix(Self.maxText)),
-                contentJSON: message.contentJSON, sentAt: at, replyToProviderID: message.replyToProviderID,
-                forwarded: message.forwarded))
+            deliveries.map { delivery in
+                ContactsClient<ServiceTransport>.InboundItem(
+                    orgID: delivery.orgID, sender: delivery.message.sender,
+                    messageID: delivery.message.providerMessageID, at: Self.at(delivery), text: delivery.message.keywordText,
+                    referral: delivery.message.referral?.fields)
+            })
+        var outcomes = [ServiceFailure?](repeating: nil, count: deliveries.count)
+        var items: [ConversationsClient<ServiceTransport>.InboundItem] = []
+        var positions: [Int] = []
+        for (index, result) in resolved.enumerated() {
+            switch result {
+            case .failure(let failure):
+                outcomes[index] = failure
+            case .success(let resolution):
+                let delivery = deliveries[index]
+                let contact = resolution.contact
+                let message = delivery.message
+                items.append(
+                    .init(
+                        orgID: delivery.orgID, channelID: delivery.channelID, medium: delivery.medium,
+                        contact: ContactSnapshot(
+                            id: contact.id, name: contact.name, phone: contact.phone,
+                            whatsappUsername: contact.whatsappUsername),
+                        mergedContactIDs: resolution.mergedContactIDs,
+                        message: InboundMessage(
+                            // The preview/search text is bounded like WhatsApp's own text limit; the content keeps all.
+                            providerMessageID: message.providerMessageID, type: message.type,
+                            text: String(message.text.prefix(Self.maxText)), contentJSON: message.contentJSON,
+                            sentAt: Self.at(delivery), replyToProviderID: message.replyToProviderID,
+                            forwarded: message.forwarded)))
+                positions.append(index)
+            }
+        }
+        guard !items.isEmpty else { return outcomes }
+        let recorded = try await conversations.recordInbound(items)
+        for (position, result) in zip(positions, recorded) {
+            if case .failure(let failure) = result { outcomes[position] = failure }
+        }
+        return outcomes
     }
 
     func apply(_ status: ParsedStatus, orgID: String, channelID: String, receivedAt: Millis) async throws(ServiceFailure) {
@@ -39,6 +74,11 @@ struct ServiceSink: InboundSink {
             orgID: orgID, channelID: channelID, providerMessageID: status.providerMessageID, status: status.status,
             at: status.at.map { Millis($0.timeIntervalSince1970 * 1000) } ?? receivedAt, errorCode: status.errorCode,
             errorText: status.errorText)
+    }
+
+    /// When the customer wrote: the provider's timestamp, else when the webhook arrived.
+    static func at(_ delivery: InboundDelivery) -> Millis {
+        delivery.message.sentAt.map { Millis($0.timeIntervalSince1970 * 1000) } ?? delivery.receivedAt
     }
 }
 
