@@ -95,6 +95,49 @@ public struct MessagingClient<Transport: ClientTransport>: Sendable {
         }.outcome
     }
 
+    /// One webhook to journal (see `ingestWebhooks`).
+    public struct Webhook: Sendable {
+        public var provider: String
+        public var body: Data
+        public var signature: String?
+        public var channelID: String?
+        public var url: String?
+
+        public init(provider: String, body: Data, signature: String?, channelID: String?, url: String?) {
+            self.provider = provider
+            self.body = body
+            self.signature = signature
+            self.channelID = channelID
+            self.url = url
+        }
+    }
+
+    /// Journals many webhooks in one call; each answers its outcome or the failure it would have had alone.
+    public func ingestWebhooks(_ webhooks: [Webhook]) async throws(ServiceFailure) -> [Result<String, ServiceFailure>] {
+        let request = Switchboard_Messaging_V1_IngestWebhooksRequest.with {
+            $0.items = webhooks.map { webhook in
+                .with {
+                    $0.provider = webhook.provider
+                    $0.body = webhook.body
+                    $0.signature = webhook.signature ?? ""
+                    $0.channelID = webhook.channelID ?? ""
+                    $0.url = webhook.url ?? ""
+                }
+            }
+        }
+        let response = try await caller.call("IngestWebhooks", idempotent: false) { metadata, options in
+            try await client.ingestWebhooks(request, metadata: metadata, options: options)
+        }
+        return response.results.map { result in
+            guard result.failed else { return .success(result.response.outcome) }
+            let code = Status.Code(rawValue: Int(result.code)).flatMap(RPCError.Code.init) ?? .internalError
+            return .failure(
+                ServiceFailure(
+                    code, result.error.reason, result.message, field: result.error.field.isEmpty ? nil : result.error.field,
+                    details: result.error.details))
+        }
+    }
+
     public func simulateInbound(
         orgID: String, fromPhone: String?, whatsappUserID: String?, username: String?, name: String?, text: String,
         referralJSON: String?, messageID: String?

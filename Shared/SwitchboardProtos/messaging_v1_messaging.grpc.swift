@@ -114,6 +114,19 @@ public enum Switchboard_Messaging_V1_MessagingService: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "IngestWebhooks" metadata.
+        public enum IngestWebhooks: Sendable {
+            /// Request type for "IngestWebhooks".
+            public typealias Input = Switchboard_Messaging_V1_IngestWebhooksRequest
+            /// Response type for "IngestWebhooks".
+            public typealias Output = Switchboard_Messaging_V1_IngestWebhooksResponse
+            /// Descriptor for "IngestWebhooks".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "switchboard.messaging.v1.MessagingService"),
+                method: "IngestWebhooks",
+                type: .unary
+            )
+        }
         /// Namespace for "SimulateInbound" metadata.
         public enum SimulateInbound: Sendable {
             /// Request type for "SimulateInbound".
@@ -136,6 +149,7 @@ public enum Switchboard_Messaging_V1_MessagingService: Sendable {
             DeleteChannel.descriptor,
             VerifySubscription.descriptor,
             IngestWebhook.descriptor,
+            IngestWebhooks.descriptor,
             SimulateInbound.descriptor
         ]
     }
@@ -273,6 +287,25 @@ extension Switchboard_Messaging_V1_MessagingService {
             request: GRPCCore.StreamingServerRequest<Switchboard_Messaging_V1_IngestWebhookRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Messaging_V1_IngestWebhookResponse>
+
+        /// Handle the "IngestWebhooks" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Many webhooks (edge folds the ones that arrive while a call is in flight into one), each checked on its own;
+        /// > the accepted ones are journaled in one transaction before the answer.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Switchboard_Messaging_V1_IngestWebhooksRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Switchboard_Messaging_V1_IngestWebhooksResponse` messages.
+        func ingestWebhooks(
+            request: GRPCCore.StreamingServerRequest<Switchboard_Messaging_V1_IngestWebhooksRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Messaging_V1_IngestWebhooksResponse>
 
         /// Handle the "SimulateInbound" method.
         ///
@@ -412,6 +445,25 @@ extension Switchboard_Messaging_V1_MessagingService {
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Switchboard_Messaging_V1_IngestWebhookResponse>
 
+        /// Handle the "IngestWebhooks" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Many webhooks (edge folds the ones that arrive while a call is in flight into one), each checked on its own;
+        /// > the accepted ones are journaled in one transaction before the answer.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Messaging_V1_IngestWebhooksRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Switchboard_Messaging_V1_IngestWebhooksResponse` message.
+        func ingestWebhooks(
+            request: GRPCCore.ServerRequest<Switchboard_Messaging_V1_IngestWebhooksRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Switchboard_Messaging_V1_IngestWebhooksResponse>
+
         /// Handle the "SimulateInbound" method.
         ///
         /// > Source IDL Documentation:
@@ -548,6 +600,25 @@ extension Switchboard_Messaging_V1_MessagingService {
             context: GRPCCore.ServerContext
         ) async throws -> Switchboard_Messaging_V1_IngestWebhookResponse
 
+        /// Handle the "IngestWebhooks" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Many webhooks (edge folds the ones that arrive while a call is in flight into one), each checked on its own;
+        /// > the accepted ones are journaled in one transaction before the answer.
+        ///
+        /// - Parameters:
+        ///   - request: A `Switchboard_Messaging_V1_IngestWebhooksRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Switchboard_Messaging_V1_IngestWebhooksResponse` to respond with.
+        func ingestWebhooks(
+            request: Switchboard_Messaging_V1_IngestWebhooksRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Switchboard_Messaging_V1_IngestWebhooksResponse
+
         /// Handle the "SimulateInbound" method.
         ///
         /// > Source IDL Documentation:
@@ -650,6 +721,17 @@ extension Switchboard_Messaging_V1_MessagingService.StreamingServiceProtocol {
             }
         )
         router.registerHandler(
+            forMethod: Switchboard_Messaging_V1_MessagingService.Method.IngestWebhooks.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Messaging_V1_IngestWebhooksRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Messaging_V1_IngestWebhooksResponse>(),
+            handler: { request, context in
+                try await self.ingestWebhooks(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
             forMethod: Switchboard_Messaging_V1_MessagingService.Method.SimulateInbound.descriptor,
             deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Messaging_V1_SimulateInboundRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Messaging_V1_SimulateInboundResponse>(),
@@ -737,6 +819,17 @@ extension Switchboard_Messaging_V1_MessagingService.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Messaging_V1_IngestWebhookResponse> {
         let response = try await self.ingestWebhook(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func ingestWebhooks(
+        request: GRPCCore.StreamingServerRequest<Switchboard_Messaging_V1_IngestWebhooksRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Messaging_V1_IngestWebhooksResponse> {
+        let response = try await self.ingestWebhooks(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -842,6 +935,19 @@ extension Switchboard_Messaging_V1_MessagingService.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Switchboard_Messaging_V1_IngestWebhookResponse> {
         return GRPCCore.ServerResponse<Switchboard_Messaging_V1_IngestWebhookResponse>(
             message: try await self.ingestWebhook(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func ingestWebhooks(
+        request: GRPCCore.ServerRequest<Switchboard_Messaging_V1_IngestWebhooksRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Switchboard_Messaging_V1_IngestWebhooksResponse> {
+        return GRPCCore.ServerResponse<Switchboard_Messaging_V1_IngestWebhooksResponse>(
+            message: try await self.ingestWebhooks(
                 request: request.message,
                 context: context
             ),
@@ -1016,6 +1122,30 @@ extension Switchboard_Messaging_V1_MessagingService {
             deserializer: some GRPCCore.MessageDeserializer<Switchboard_Messaging_V1_IngestWebhookResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Messaging_V1_IngestWebhookResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "IngestWebhooks" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Many webhooks (edge folds the ones that arrive while a call is in flight into one), each checked on its own;
+        /// > the accepted ones are journaled in one transaction before the answer.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Messaging_V1_IngestWebhooksRequest` message.
+        ///   - serializer: A serializer for `Switchboard_Messaging_V1_IngestWebhooksRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_Messaging_V1_IngestWebhooksResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func ingestWebhooks<Result>(
+            request: GRPCCore.ClientRequest<Switchboard_Messaging_V1_IngestWebhooksRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_Messaging_V1_IngestWebhooksRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_Messaging_V1_IngestWebhooksResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Messaging_V1_IngestWebhooksResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
 
         /// Call the "SimulateInbound" method.
@@ -1281,6 +1411,41 @@ extension Switchboard_Messaging_V1_MessagingService {
             )
         }
 
+        /// Call the "IngestWebhooks" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Many webhooks (edge folds the ones that arrive while a call is in flight into one), each checked on its own;
+        /// > the accepted ones are journaled in one transaction before the answer.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Messaging_V1_IngestWebhooksRequest` message.
+        ///   - serializer: A serializer for `Switchboard_Messaging_V1_IngestWebhooksRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_Messaging_V1_IngestWebhooksResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func ingestWebhooks<Result>(
+            request: GRPCCore.ClientRequest<Switchboard_Messaging_V1_IngestWebhooksRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_Messaging_V1_IngestWebhooksRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_Messaging_V1_IngestWebhooksResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Messaging_V1_IngestWebhooksResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Switchboard_Messaging_V1_MessagingService.Method.IngestWebhooks.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
         /// Call the "SimulateInbound" method.
         ///
         /// > Source IDL Documentation:
@@ -1503,6 +1668,36 @@ extension Switchboard_Messaging_V1_MessagingService.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Messaging_V1_IngestWebhookRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Messaging_V1_IngestWebhookResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "IngestWebhooks" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Many webhooks (edge folds the ones that arrive while a call is in flight into one), each checked on its own;
+    /// > the accepted ones are journaled in one transaction before the answer.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Switchboard_Messaging_V1_IngestWebhooksRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func ingestWebhooks<Result>(
+        request: GRPCCore.ClientRequest<Switchboard_Messaging_V1_IngestWebhooksRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Messaging_V1_IngestWebhooksResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.ingestWebhooks(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Messaging_V1_IngestWebhooksRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Messaging_V1_IngestWebhooksResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -1751,6 +1946,40 @@ extension Switchboard_Messaging_V1_MessagingService.ClientProtocol {
             metadata: metadata
         )
         return try await self.ingestWebhook(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "IngestWebhooks" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Many webhooks (edge folds the ones that arrive while a call is in flight into one), each checked on its own;
+    /// > the accepted ones are journaled in one transaction before the answer.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func ingestWebhooks<Result>(
+        _ message: Switchboard_Messaging_V1_IngestWebhooksRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Messaging_V1_IngestWebhooksResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Switchboard_Messaging_V1_IngestWebhooksRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.ingestWebhooks(
             request: request,
             options: options,
             onResponse: handleResponse

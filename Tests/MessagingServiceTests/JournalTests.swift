@@ -113,10 +113,11 @@ struct JournalTests {
             ("447700900001", "wamid.a1", "a first"), ("447700900002", "wamid.b1", "b first"),
             ("447700900001", "wamid.a2", "a second"), ("447700900003", "wamid.c1", "poison"),
         ] {
-            try await journal.append(
+            try await journal.append([
                 JournalEntry(
                     id: Identifier.make(), provider: "whatsapp", channelID: wa.id,
-                    body: whatsappBody(phoneNumberID: "1001", from: from, id: id, text: text), receivedAt: 1))
+                    body: whatsappBody(phoneNumberID: "1001", from: from, id: id, text: text), receivedAt: 1)
+            ])
         }
         let processor = JournalProcessor(store: store, writer: journal, sink: sink, logger: Logger(label: "test"))
         #expect(await processor.drain())  // the service was down: the whole batch is left to retry

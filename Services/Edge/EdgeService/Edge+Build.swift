@@ -44,9 +44,10 @@ public func buildEdgeRouter(
 ) -> Router<EdgeRequestContext> {
     let caller = RPCCaller(token: token)
     let contacts = ContactsClient(connections.contacts, caller: caller)
+    let messaging = MessagingClient(connections.messaging, caller: caller)
     let deps = EdgeDependencies(
-        contacts: contacts, contactReader: ContactReader(client: contacts),
-        messaging: MessagingClient(connections.messaging, caller: caller),
+        contacts: contacts, contactReader: ContactReader(client: contacts), messaging: messaging,
+        webhooks: Batcher { webhooks throws(ServiceFailure) in try await messaging.ingestWebhooks(webhooks) },
         conversations: ConversationsClient(connections.conversations, caller: caller), store: store,
         authenticator: APIKeyAuthenticator(store: store),
         health: connections.all.map { ($0.0, HealthClient($0.1)) }, publicURL: publicURL, logger: logger)

@@ -68,6 +68,47 @@ public struct MessagingAPI: Switchboard_Messaging_V1_MessagingService.SimpleServ
     public func ingestWebhook(
         request: Switchboard_Messaging_V1_IngestWebhookRequest, context: ServerContext
     ) async throws -> Switchboard_Messaging_V1_IngestWebhookResponse {
+        var known: [String: [StoredChannel]] = [:]
+        let checked = try await check(request, known: &known)
+        guard let entry = checked.entry else { return checked.response }
+        try await journal.append([entry])
+        return checked.response
+    }
+
+    public func ingestWebhooks(
+        request: Switchboard_Messaging_V1_IngestWebhooksRequest, context: ServerContext
+    ) async throws -> Switchboard_Messaging_V1_IngestWebhooksResponse {
+        guard request.items.count <= 1000 else {
+            throw ServiceFailure.invalid("too_many_items", "at most 1000 webhooks per call", field: "items")
+        }
+        var results: [Switchboard_Messaging_V1_IngestWebhookResult] = []
+        var entries: [JournalEntry] = []
+        var known: [String: [StoredChannel]] = [:]  // a batch mostly names one number: look each up once
+        for item in request.items {
+            do {
+                let checked = try await check(item, known: &known)
+                if let entry = checked.entry { entries.append(entry) }
+                results.append(.with { $0.response = checked.response })
+            } catch let failure as ServiceFailure {
+                results.append(
+                    .with {
+                        $0.failed = true
+                        $0.code = Int32(Status.Code(failure.code).rawValue)
+                        $0.message = failure.message
+                        $0.error = failure.errorReason
+                    })
+            }
+        }
+        // Every accepted webhook is on disk before any of them is answered.
+        if !entries.isEmpty { try await journal.append(entries) }
+        return .with { $0.results = results }
+    }
+
+    /// Finds the channel and checks the signature: the journal entry to write (nil for an unknown channel) and the
+    /// answer to give once it is written. `known` remembers the channels looked up for earlier webhooks of a call.
+    private func check(
+        _ request: Switchboard_Messaging_V1_IngestWebhookRequest, known: inout [String: [StoredChannel]]
+    ) async throws -> (entry: JournalEntry?, response: Switchboard_Messaging_V1_IngestWebhookResponse) {
         let body = request.body
         let signature = request.signature.isEmpty ? nil : request.signature
         let channel: StoredChannel
@@ -79,8 +120,15 @@ public struct MessagingAPI: Switchboard_Messaging_V1_MessagingService.SimpleServ
             } catch {
                 throw MessagingFailure.invalidPayload("not a WhatsApp Cloud API webhook body: \(error)")
             }
-            let candidates = try await store.whatsappChannels(phoneNumberIDs: phoneNumberIDs)
-            guard !candidates.isEmpty else { return .with { $0.outcome = "unknown_channel" } }
+            let key = "pn:" + phoneNumberIDs.joined(separator: ",")
+            let candidates: [StoredChannel]
+            if let cached = known[key] {
+                candidates = cached
+            } else {
+                candidates = try await store.whatsappChannels(phoneNumberIDs: phoneNumberIDs)
+                known[key] = candidates
+            }
+            guard !candidates.isEmpty else { return (nil, .with { $0.outcome = "unknown_channel" }) }
             guard signature != nil else { throw MessagingFailure.missingSignature }
             guard let verified = candidates.first(where: { stored in
                 stored.secrets[.appSecret].map { WebhookSignature.verifyMeta(body: body, header: signature, appSecret: $0) }
@@ -90,7 +138,7 @@ public struct MessagingAPI: Switchboard_Messaging_V1_MessagingService.SimpleServ
         case "twilio":
             guard Identifier.isValid(request.channelID), let stored = try await store.channel(id: request.channelID),
                 stored.channel.kind == .twilioSMS
-            else { return .with { $0.outcome = "unknown_channel" } }
+            else { return (nil, .with { $0.outcome = "unknown_channel" }) }
             guard signature != nil else { throw MessagingFailure.missingSignature }
             let parameters: [(name: String, value: String)]
             do {
@@ -109,11 +157,13 @@ public struct MessagingAPI: Switchboard_Messaging_V1_MessagingService.SimpleServ
         let entry = JournalEntry(
             id: Identifier.make(), provider: request.provider, channelID: channel.channel.id, body: body,
             receivedAt: Millis.now())
-        try await journal.append(entry)
-        return .with {
-            $0.outcome = "accepted"
-            $0.journalID = entry.id
-        }
+        return (
+            entry,
+            .with {
+                $0.outcome = "accepted"
+                $0.journalID = entry.id
+            }
+        )
     }
 
     public func simulateInbound(
@@ -125,7 +175,7 @@ public struct MessagingAPI: Switchboard_Messaging_V1_MessagingService.SimpleServ
         let entry = JournalEntry(
             id: Identifier.make(), provider: "sandbox", channelID: channel.id, body: message.webhookBody(),
             receivedAt: Millis.now())
-        try await journal.append(entry)
+        try await journal.append([entry])
         return .with {
             $0.channelID = channel.id
             $0.providerMessageID = message.messageID

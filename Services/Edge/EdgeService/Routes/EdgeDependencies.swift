@@ -9,6 +9,8 @@ struct EdgeDependencies: Sendable {
     /// Single-contact reads, batched under load (`GET /contacts/{id}`).
     let contactReader: ContactReader<ServiceTransport>
     let messaging: MessagingClient<ServiceTransport>
+    /// Webhooks, folded into one `IngestWebhooks` call while one is in flight.
+    let webhooks: Batcher<MessagingClient<ServiceTransport>.Webhook, String>
     let conversations: ConversationsClient<ServiceTransport>
     let store: EdgeStore
     let authenticator: APIKeyAuthenticator

@@ -90,8 +90,8 @@ struct WebhookRoutes {
         async throws -> String
     {
         do {
-            let outcome = try await deps.messaging.ingestWebhook(
-                provider: provider, body: Data(body), signature: signature, channelID: channelID, url: url)
+            let outcome = try await deps.webhooks.submit(
+                .init(provider: provider, body: Data(body), signature: signature, channelID: channelID, url: url))
             Counter(label: "switchboard_webhooks_total", dimensions: [("provider", provider), ("outcome", outcome)]).increment()
             if outcome == "unknown_channel" {
                 deps.logger.warning("\(provider) webhook for a number no channel has: answered 200 so it is not retried")

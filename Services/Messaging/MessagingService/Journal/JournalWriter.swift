@@ -6,7 +6,7 @@ import ServiceKit
 /// transaction, so the fsync each one must wait for is shared instead of queued.
 actor JournalWriter {
     private let store: MessagingStore
-    private var pending: [(entry: JournalEntry, done: CheckedContinuation<Void, any Error>)] = []
+    private var pending: [(entries: [JournalEntry], done: CheckedContinuation<Void, any Error>)] = []
     private var writing = false
     private let appended: AsyncStream<Void>.Continuation
     /// Yields after each commit, so the processor wakes without polling.
@@ -17,10 +17,10 @@ actor JournalWriter {
         (commits, appended) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
-    /// Returns once the entry is durably in the journal.
-    func append(_ entry: JournalEntry) async throws {
+    /// Returns once the entries are durably in the journal.
+    func append(_ entries: [JournalEntry]) async throws {
         try await withCheckedThrowingContinuation { continuation in
-            pending.append((entry, continuation))
+            pending.append((entries, continuation))
             if !writing {
                 writing = true
                 Task { await self.drain() }
@@ -33,7 +33,7 @@ actor JournalWriter {
             let batch = pending
             pending = []
             do {
-                try await store.appendJournal(batch.map(\.entry))
+                try await store.appendJournal(batch.flatMap(\.entries))
                 for item in batch { item.done.resume() }
                 appended.yield()
             } catch {
