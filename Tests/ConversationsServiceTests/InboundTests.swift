@@ -162,4 +162,21 @@ import Testing
         #expect(inbox.items.map(\.id) == [opened.conversation.id])
         #expect(inbox.items[0].archived == false)
     }
+
+    @Test func aBatchRecordsInOrderAndDeduplicatesWithinItself() async throws {
+        let store = try ConversationsStore.inMemory()
+        let ana = person("c-ana")
+        let items = ["x1", "x2", "x1"].map { id in
+            InboundRecord(
+                orgID: orgA, channelID: whatsapp, medium: .whatsapp, contact: ana, mergedContactIDs: [],
+                message: text("body \(id)", id: id))
+        }
+        let results = try await store.recordInbound(items, now: at(1))
+        let recorded = try results.map { try $0.get() }
+        #expect(recorded.map(\.duplicate) == [false, false, true])
+        #expect(recorded[2].message.id == recorded[0].message.id)
+        #expect(Set(recorded.map(\.conversation.id)).count == 1)
+        let conversation = try await store.conversation(orgID: orgA, id: recorded[0].conversation.id, now: at(1))
+        #expect(conversation.unreadCount == 2)
+    }
 }

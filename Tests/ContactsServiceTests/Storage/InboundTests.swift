@@ -144,4 +144,23 @@ struct InboundTests {
         #expect(a.contact.id != b.contact.id)
         #expect(b.created)
     }
+
+    @Test func aBatchAppliesInOrderAndRefusesABadItemAlone() async throws {
+        let items: [(orgID: String, sender: InboundSender, message: InboundFacts)] = [
+            (org, InboundSender(phone: "+447700900010", whatsappUserID: nil, username: nil, profileName: "Ana"),
+             InboundFacts(messageID: "wamid.b1", at: 1, text: "hi", referral: nil)),
+            (org, InboundSender(phone: "no phone", whatsappUserID: nil, username: nil, profileName: nil),
+             InboundFacts(messageID: "wamid.b2", at: 2, text: "hi", referral: nil)),
+            (org, InboundSender(phone: "+447700900010", whatsappUserID: nil, username: nil, profileName: nil),
+             InboundFacts(messageID: "wamid.b3", at: 3, text: "STOP", referral: nil)),
+        ]
+        let results = try await store.resolveInbound(items)
+        #expect(results.count == 3)
+        let first = try results[0].get()
+        #expect(first.created && first.consentChange == "opted_in")
+        #expect(throws: ContactsFailure.missingIdentity) { try results[1].get() }
+        let third = try results[2].get()
+        #expect(third.contact.id == first.contact.id)  // created earlier in the same transaction
+        #expect(!third.contact.optedIn && third.consentChange == "opted_out")
+    }
 }
