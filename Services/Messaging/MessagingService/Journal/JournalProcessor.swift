@@ -124,20 +124,8 @@ public final class JournalProcessor: Service, Sendable {
                 }
             }
         }
-        if !deliveries.isEmpty {
-            do {
-                let outcomes = try await sink.deliver(deliveries)
-                for (index, outcome) in outcomes.enumerated() {
-                    guard let outcome else { continue }
-                    permanent[deliverySeqs[index]] = outcome.description
-                    logger.warning(
-                        "message \(deliveries[index].message.providerMessageID) refused on channel \(deliveries[index].channelID): \(outcome)")
-                }
-            } catch {
-                // The whole batch again later (both services deduplicate), in the same order.
-                for seq in deliverySeqs { transient[seq] = error.description }
-            }
-        }
+        // Statuses first: they concern outbound messages, so their order against inbound ones does not matter, and
+        // once a later inbound message is visible every status journaled before it has been applied.
         await withTaskGroup(of: (Int64, ServiceFailure?).self) { group in
             var running = 0
             for item in statuses {
@@ -158,6 +146,20 @@ public final class JournalProcessor: Service, Sendable {
             }
             for await (seq, failure) in group {
                 if let failure { record(failure, seq: seq, permanent: &permanent, transient: &transient) }
+            }
+        }
+        if !deliveries.isEmpty {
+            do {
+                let outcomes = try await sink.deliver(deliveries)
+                for (index, outcome) in outcomes.enumerated() {
+                    guard let outcome else { continue }
+                    permanent[deliverySeqs[index]] = outcome.description
+                    logger.warning(
+                        "message \(deliveries[index].message.providerMessageID) refused on channel \(deliveries[index].channelID): \(outcome)")
+                }
+            } catch {
+                // The whole batch again later (both services deduplicate), in the same order.
+                for seq in deliverySeqs { transient[seq] = error.description }
             }
         }
         var done: [(seq: Int64, error: String?)] = []
