@@ -434,3 +434,43 @@ def test_acknowledged_webhooks_survive_service_crashes_exactly_once(cluster):
         while not service_serving(cluster, health)[0] and time.monotonic() < deadline:
             time.sleep(0.2)
         health.close()
+
+
+def test_a_killed_messaging_service_loses_no_acknowledged_webhook(cluster):
+    """The journal itself: messaging is SIGKILLed while webhooks pour in and while its processor is behind. Every
+    webhook acknowledged before the kill was on disk (it is processed after the restart), the ones in flight are
+    posted again by the provider, and none is stored twice."""
+    org = cluster.create_org()
+    channel = Channel(org, unique("Journal crash "))
+    run = secrets.token_hex(3).upper()
+    senders, per_sender = 30, 20
+    phones = [rand_phone() for _ in range(senders)]
+    hooks = [
+        channel.webhook(phones[s], f"Journal Sender {s}", f"wamid.JRNL{run}S{s:03d}N{n:02d}",
+                        f"journal crash message {s:03d}-{n:02d}")
+        for n in range(per_sender) for s in range(senders)
+    ]
+    expected = {h.wamid: h.phone for h in hooks}
+    health = requests.Session()
+    poster = Poster(cluster.base_url)
+    kills: list[dict] = []
+
+    def crash_messaging():
+        deadline = time.monotonic() + POST_DEADLINE
+        while poster.accepted < len(hooks) // 2 and not poster.stop.is_set():
+            assert time.monotonic() < deadline, f"webhooks not accepted in time: {poster.summary()}"
+            time.sleep(0.005)
+        if not poster.stop.is_set():
+            kills.append(dict(kill_and_wait_for_restart(cluster, health, "messaging"), accepted_at_kill=poster.accepted))
+
+    try:
+        post_all(poster, hooks, time.monotonic() + POST_DEADLINE, during=crash_messaging)
+        assert [k["service"] for k in kills] == ["messaging"], kills
+        wait_healthy(cluster, health)
+        Poller(cluster, org).wait_visible(expected)
+        check_exactly_once(org, expected, phones, f"after SIGKILL of messaging {kills}")
+    finally:
+        deadline = time.monotonic() + 60
+        while not service_serving(cluster, health)[0] and time.monotonic() < deadline:
+            time.sleep(0.2)
+        health.close()
