@@ -186,6 +186,27 @@ extension InboxFilter {
     }
 }
 
+extension Switchboard_Conversations_V1_QuickReply {
+    public init(_ reply: QuickReply) {
+        self.init()
+        id = reply.id
+        orgID = reply.orgID
+        shortcut = reply.shortcut
+        content = reply.content
+        variables = reply.variables
+        createdAt = .init(millis: reply.createdAt)
+        updatedAt = .init(millis: reply.updatedAt)
+    }
+}
+
+extension QuickReply {
+    public init(_ proto: Switchboard_Conversations_V1_QuickReply) {
+        self.init(
+            id: proto.id, orgID: proto.orgID, shortcut: proto.shortcut, content: proto.content, variables: proto.variables,
+            createdAt: proto.createdAt.millis, updatedAt: proto.updatedAt.millis)
+    }
+}
+
 extension String {
     var nonEmpty: String? { isEmpty ? nil : self }
 }

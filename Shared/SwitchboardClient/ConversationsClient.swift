@@ -198,4 +198,79 @@ public struct ConversationsClient<Transport: ClientTransport>: Sendable {
                 try await client.bulk(request, metadata: metadata, options: options)
             }.affected)
     }
+
+    // MARK: quick replies
+
+    public func createQuickReply(orgID: String, shortcut: String, content: String) async throws(ServiceFailure)
+        -> QuickReply
+    {
+        let request = Switchboard_Conversations_V1_CreateQuickReplyRequest.with {
+            $0.orgID = orgID
+            $0.shortcut = shortcut
+            $0.content = content
+        }
+        return QuickReply(
+            try await caller.call("CreateQuickReply", idempotent: false) { metadata, options in
+                try await client.createQuickReply(request, metadata: metadata, options: options)
+            })
+    }
+
+    public func quickReply(orgID: String, id: String) async throws(ServiceFailure) -> QuickReply {
+        let request = Switchboard_Conversations_V1_GetQuickReplyRequest.with {
+            $0.orgID = orgID
+            $0.id = id
+        }
+        return QuickReply(
+            try await caller.call("GetQuickReply", idempotent: true) { metadata, options in
+                try await client.getQuickReply(request, metadata: metadata, options: options)
+            })
+    }
+
+    public func quickReplies(orgID: String, prefix: String?) async throws(ServiceFailure) -> [QuickReply] {
+        let request = Switchboard_Conversations_V1_ListQuickRepliesRequest.with {
+            $0.orgID = orgID
+            $0.prefix = prefix ?? ""
+        }
+        return try await caller.call("ListQuickReplies", idempotent: true) { metadata, options in
+            try await client.listQuickReplies(request, metadata: metadata, options: options)
+        }.quickReplies.map(QuickReply.init)
+    }
+
+    public func updateQuickReply(orgID: String, id: String, shortcut: String?, content: String?)
+        async throws(ServiceFailure) -> QuickReply
+    {
+        let request = Switchboard_Conversations_V1_UpdateQuickReplyRequest.with {
+            $0.orgID = orgID
+            $0.id = id
+            if let shortcut { $0.shortcut = shortcut }
+            if let content { $0.content = content }
+        }
+        return QuickReply(
+            try await caller.call("UpdateQuickReply", idempotent: true) { metadata, options in
+                try await client.updateQuickReply(request, metadata: metadata, options: options)
+            })
+    }
+
+    public func deleteQuickReply(orgID: String, id: String) async throws(ServiceFailure) {
+        let request = Switchboard_Conversations_V1_DeleteQuickReplyRequest.with {
+            $0.orgID = orgID
+            $0.id = id
+        }
+        _ = try await caller.call("DeleteQuickReply", idempotent: true) { metadata, options in
+            try await client.deleteQuickReply(request, metadata: metadata, options: options)
+        }
+    }
+
+    public func renderQuickReply(orgID: String, id: String, values: [String: String]) async throws(ServiceFailure)
+        -> String
+    {
+        let request = Switchboard_Conversations_V1_RenderQuickReplyRequest.with {
+            $0.orgID = orgID
+            $0.id = id
+            $0.values = values
+        }
+        return try await caller.call("RenderQuickReply", idempotent: true) { metadata, options in
+            try await client.renderQuickReply(request, metadata: metadata, options: options)
+        }.text
+    }
 }

@@ -153,6 +153,84 @@ public enum Switchboard_Conversations_V1_ConversationsService: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "CreateQuickReply" metadata.
+        public enum CreateQuickReply: Sendable {
+            /// Request type for "CreateQuickReply".
+            public typealias Input = Switchboard_Conversations_V1_CreateQuickReplyRequest
+            /// Response type for "CreateQuickReply".
+            public typealias Output = Switchboard_Conversations_V1_QuickReply
+            /// Descriptor for "CreateQuickReply".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "switchboard.conversations.v1.ConversationsService"),
+                method: "CreateQuickReply",
+                type: .unary
+            )
+        }
+        /// Namespace for "GetQuickReply" metadata.
+        public enum GetQuickReply: Sendable {
+            /// Request type for "GetQuickReply".
+            public typealias Input = Switchboard_Conversations_V1_GetQuickReplyRequest
+            /// Response type for "GetQuickReply".
+            public typealias Output = Switchboard_Conversations_V1_QuickReply
+            /// Descriptor for "GetQuickReply".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "switchboard.conversations.v1.ConversationsService"),
+                method: "GetQuickReply",
+                type: .unary
+            )
+        }
+        /// Namespace for "ListQuickReplies" metadata.
+        public enum ListQuickReplies: Sendable {
+            /// Request type for "ListQuickReplies".
+            public typealias Input = Switchboard_Conversations_V1_ListQuickRepliesRequest
+            /// Response type for "ListQuickReplies".
+            public typealias Output = Switchboard_Conversations_V1_ListQuickRepliesResponse
+            /// Descriptor for "ListQuickReplies".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "switchboard.conversations.v1.ConversationsService"),
+                method: "ListQuickReplies",
+                type: .unary
+            )
+        }
+        /// Namespace for "UpdateQuickReply" metadata.
+        public enum UpdateQuickReply: Sendable {
+            /// Request type for "UpdateQuickReply".
+            public typealias Input = Switchboard_Conversations_V1_UpdateQuickReplyRequest
+            /// Response type for "UpdateQuickReply".
+            public typealias Output = Switchboard_Conversations_V1_QuickReply
+            /// Descriptor for "UpdateQuickReply".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "switchboard.conversations.v1.ConversationsService"),
+                method: "UpdateQuickReply",
+                type: .unary
+            )
+        }
+        /// Namespace for "DeleteQuickReply" metadata.
+        public enum DeleteQuickReply: Sendable {
+            /// Request type for "DeleteQuickReply".
+            public typealias Input = Switchboard_Conversations_V1_DeleteQuickReplyRequest
+            /// Response type for "DeleteQuickReply".
+            public typealias Output = Switchboard_Conversations_V1_DeleteQuickReplyResponse
+            /// Descriptor for "DeleteQuickReply".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "switchboard.conversations.v1.ConversationsService"),
+                method: "DeleteQuickReply",
+                type: .unary
+            )
+        }
+        /// Namespace for "RenderQuickReply" metadata.
+        public enum RenderQuickReply: Sendable {
+            /// Request type for "RenderQuickReply".
+            public typealias Input = Switchboard_Conversations_V1_RenderQuickReplyRequest
+            /// Response type for "RenderQuickReply".
+            public typealias Output = Switchboard_Conversations_V1_RenderQuickReplyResponse
+            /// Descriptor for "RenderQuickReply".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "switchboard.conversations.v1.ConversationsService"),
+                method: "RenderQuickReply",
+                type: .unary
+            )
+        }
         /// Descriptors for all methods in the "switchboard.conversations.v1.ConversationsService" service.
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
             RecordInbound.descriptor,
@@ -164,7 +242,13 @@ public enum Switchboard_Conversations_V1_ConversationsService: Sendable {
             ListMessages.descriptor,
             Assign.descriptor,
             SetStatus.descriptor,
-            Bulk.descriptor
+            Bulk.descriptor,
+            CreateQuickReply.descriptor,
+            GetQuickReply.descriptor,
+            ListQuickReplies.descriptor,
+            UpdateQuickReply.descriptor,
+            DeleteQuickReply.descriptor,
+            RenderQuickReply.descriptor
         ]
     }
 }
@@ -370,6 +454,102 @@ extension Switchboard_Conversations_V1_ConversationsService {
             request: GRPCCore.StreamingServerRequest<Switchboard_Conversations_V1_BulkRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Conversations_V1_BulkResponse>
+
+        /// Handle the "CreateQuickReply" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Quick replies: saved messages with a `/shortcut` unique per org and `{{variables}}` checked when saved.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Switchboard_Conversations_V1_CreateQuickReplyRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Switchboard_Conversations_V1_QuickReply` messages.
+        func createQuickReply(
+            request: GRPCCore.StreamingServerRequest<Switchboard_Conversations_V1_CreateQuickReplyRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Conversations_V1_QuickReply>
+
+        /// Handle the "GetQuickReply" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Switchboard_Conversations_V1_GetQuickReplyRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Switchboard_Conversations_V1_QuickReply` messages.
+        func getQuickReply(
+            request: GRPCCore.StreamingServerRequest<Switchboard_Conversations_V1_GetQuickReplyRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Conversations_V1_QuickReply>
+
+        /// Handle the "ListQuickReplies" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The org's quick replies by shortcut, those starting with `prefix` (the `/` picker).
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Switchboard_Conversations_V1_ListQuickRepliesRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Switchboard_Conversations_V1_ListQuickRepliesResponse` messages.
+        func listQuickReplies(
+            request: GRPCCore.StreamingServerRequest<Switchboard_Conversations_V1_ListQuickRepliesRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Conversations_V1_ListQuickRepliesResponse>
+
+        /// Handle the "UpdateQuickReply" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Switchboard_Conversations_V1_UpdateQuickReplyRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Switchboard_Conversations_V1_QuickReply` messages.
+        func updateQuickReply(
+            request: GRPCCore.StreamingServerRequest<Switchboard_Conversations_V1_UpdateQuickReplyRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Conversations_V1_QuickReply>
+
+        /// Handle the "DeleteQuickReply" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Switchboard_Conversations_V1_DeleteQuickReplyRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Switchboard_Conversations_V1_DeleteQuickReplyResponse` messages.
+        func deleteQuickReply(
+            request: GRPCCore.StreamingServerRequest<Switchboard_Conversations_V1_DeleteQuickReplyRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Conversations_V1_DeleteQuickReplyResponse>
+
+        /// Handle the "RenderQuickReply" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The content with each variable replaced by its value, or its fallback when the value is missing.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Switchboard_Conversations_V1_RenderQuickReplyRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Switchboard_Conversations_V1_RenderQuickReplyResponse` messages.
+        func renderQuickReply(
+            request: GRPCCore.StreamingServerRequest<Switchboard_Conversations_V1_RenderQuickReplyRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Conversations_V1_RenderQuickReplyResponse>
     }
 
     /// Service protocol for the "switchboard.conversations.v1.ConversationsService" service.
@@ -559,6 +739,102 @@ extension Switchboard_Conversations_V1_ConversationsService {
             request: GRPCCore.ServerRequest<Switchboard_Conversations_V1_BulkRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Switchboard_Conversations_V1_BulkResponse>
+
+        /// Handle the "CreateQuickReply" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Quick replies: saved messages with a `/shortcut` unique per org and `{{variables}}` checked when saved.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Conversations_V1_CreateQuickReplyRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Switchboard_Conversations_V1_QuickReply` message.
+        func createQuickReply(
+            request: GRPCCore.ServerRequest<Switchboard_Conversations_V1_CreateQuickReplyRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Switchboard_Conversations_V1_QuickReply>
+
+        /// Handle the "GetQuickReply" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Conversations_V1_GetQuickReplyRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Switchboard_Conversations_V1_QuickReply` message.
+        func getQuickReply(
+            request: GRPCCore.ServerRequest<Switchboard_Conversations_V1_GetQuickReplyRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Switchboard_Conversations_V1_QuickReply>
+
+        /// Handle the "ListQuickReplies" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The org's quick replies by shortcut, those starting with `prefix` (the `/` picker).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Conversations_V1_ListQuickRepliesRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Switchboard_Conversations_V1_ListQuickRepliesResponse` message.
+        func listQuickReplies(
+            request: GRPCCore.ServerRequest<Switchboard_Conversations_V1_ListQuickRepliesRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Switchboard_Conversations_V1_ListQuickRepliesResponse>
+
+        /// Handle the "UpdateQuickReply" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Conversations_V1_UpdateQuickReplyRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Switchboard_Conversations_V1_QuickReply` message.
+        func updateQuickReply(
+            request: GRPCCore.ServerRequest<Switchboard_Conversations_V1_UpdateQuickReplyRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Switchboard_Conversations_V1_QuickReply>
+
+        /// Handle the "DeleteQuickReply" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Conversations_V1_DeleteQuickReplyRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Switchboard_Conversations_V1_DeleteQuickReplyResponse` message.
+        func deleteQuickReply(
+            request: GRPCCore.ServerRequest<Switchboard_Conversations_V1_DeleteQuickReplyRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Switchboard_Conversations_V1_DeleteQuickReplyResponse>
+
+        /// Handle the "RenderQuickReply" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The content with each variable replaced by its value, or its fallback when the value is missing.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Conversations_V1_RenderQuickReplyRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Switchboard_Conversations_V1_RenderQuickReplyResponse` message.
+        func renderQuickReply(
+            request: GRPCCore.ServerRequest<Switchboard_Conversations_V1_RenderQuickReplyRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Switchboard_Conversations_V1_RenderQuickReplyResponse>
     }
 
     /// Simple service protocol for the "switchboard.conversations.v1.ConversationsService" service.
@@ -746,6 +1022,102 @@ extension Switchboard_Conversations_V1_ConversationsService {
             request: Switchboard_Conversations_V1_BulkRequest,
             context: GRPCCore.ServerContext
         ) async throws -> Switchboard_Conversations_V1_BulkResponse
+
+        /// Handle the "CreateQuickReply" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Quick replies: saved messages with a `/shortcut` unique per org and `{{variables}}` checked when saved.
+        ///
+        /// - Parameters:
+        ///   - request: A `Switchboard_Conversations_V1_CreateQuickReplyRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Switchboard_Conversations_V1_QuickReply` to respond with.
+        func createQuickReply(
+            request: Switchboard_Conversations_V1_CreateQuickReplyRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Switchboard_Conversations_V1_QuickReply
+
+        /// Handle the "GetQuickReply" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Switchboard_Conversations_V1_GetQuickReplyRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Switchboard_Conversations_V1_QuickReply` to respond with.
+        func getQuickReply(
+            request: Switchboard_Conversations_V1_GetQuickReplyRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Switchboard_Conversations_V1_QuickReply
+
+        /// Handle the "ListQuickReplies" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The org's quick replies by shortcut, those starting with `prefix` (the `/` picker).
+        ///
+        /// - Parameters:
+        ///   - request: A `Switchboard_Conversations_V1_ListQuickRepliesRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Switchboard_Conversations_V1_ListQuickRepliesResponse` to respond with.
+        func listQuickReplies(
+            request: Switchboard_Conversations_V1_ListQuickRepliesRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Switchboard_Conversations_V1_ListQuickRepliesResponse
+
+        /// Handle the "UpdateQuickReply" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Switchboard_Conversations_V1_UpdateQuickReplyRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Switchboard_Conversations_V1_QuickReply` to respond with.
+        func updateQuickReply(
+            request: Switchboard_Conversations_V1_UpdateQuickReplyRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Switchboard_Conversations_V1_QuickReply
+
+        /// Handle the "DeleteQuickReply" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Switchboard_Conversations_V1_DeleteQuickReplyRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Switchboard_Conversations_V1_DeleteQuickReplyResponse` to respond with.
+        func deleteQuickReply(
+            request: Switchboard_Conversations_V1_DeleteQuickReplyRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Switchboard_Conversations_V1_DeleteQuickReplyResponse
+
+        /// Handle the "RenderQuickReply" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The content with each variable replaced by its value, or its fallback when the value is missing.
+        ///
+        /// - Parameters:
+        ///   - request: A `Switchboard_Conversations_V1_RenderQuickReplyRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Switchboard_Conversations_V1_RenderQuickReplyResponse` to respond with.
+        func renderQuickReply(
+            request: Switchboard_Conversations_V1_RenderQuickReplyRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Switchboard_Conversations_V1_RenderQuickReplyResponse
     }
 }
 
@@ -863,6 +1235,72 @@ extension Switchboard_Conversations_V1_ConversationsService.StreamingServiceProt
                 )
             }
         )
+        router.registerHandler(
+            forMethod: Switchboard_Conversations_V1_ConversationsService.Method.CreateQuickReply.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Conversations_V1_CreateQuickReplyRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Conversations_V1_QuickReply>(),
+            handler: { request, context in
+                try await self.createQuickReply(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Switchboard_Conversations_V1_ConversationsService.Method.GetQuickReply.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Conversations_V1_GetQuickReplyRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Conversations_V1_QuickReply>(),
+            handler: { request, context in
+                try await self.getQuickReply(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Switchboard_Conversations_V1_ConversationsService.Method.ListQuickReplies.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Conversations_V1_ListQuickRepliesRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Conversations_V1_ListQuickRepliesResponse>(),
+            handler: { request, context in
+                try await self.listQuickReplies(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Switchboard_Conversations_V1_ConversationsService.Method.UpdateQuickReply.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Conversations_V1_UpdateQuickReplyRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Conversations_V1_QuickReply>(),
+            handler: { request, context in
+                try await self.updateQuickReply(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Switchboard_Conversations_V1_ConversationsService.Method.DeleteQuickReply.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Conversations_V1_DeleteQuickReplyRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Conversations_V1_DeleteQuickReplyResponse>(),
+            handler: { request, context in
+                try await self.deleteQuickReply(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Switchboard_Conversations_V1_ConversationsService.Method.RenderQuickReply.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Conversations_V1_RenderQuickReplyRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Conversations_V1_RenderQuickReplyResponse>(),
+            handler: { request, context in
+                try await self.renderQuickReply(
+                    request: request,
+                    context: context
+                )
+            }
+        )
     }
 }
 
@@ -973,6 +1411,72 @@ extension Switchboard_Conversations_V1_ConversationsService.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Conversations_V1_BulkResponse> {
         let response = try await self.bulk(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func createQuickReply(
+        request: GRPCCore.StreamingServerRequest<Switchboard_Conversations_V1_CreateQuickReplyRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Conversations_V1_QuickReply> {
+        let response = try await self.createQuickReply(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func getQuickReply(
+        request: GRPCCore.StreamingServerRequest<Switchboard_Conversations_V1_GetQuickReplyRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Conversations_V1_QuickReply> {
+        let response = try await self.getQuickReply(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func listQuickReplies(
+        request: GRPCCore.StreamingServerRequest<Switchboard_Conversations_V1_ListQuickRepliesRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Conversations_V1_ListQuickRepliesResponse> {
+        let response = try await self.listQuickReplies(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func updateQuickReply(
+        request: GRPCCore.StreamingServerRequest<Switchboard_Conversations_V1_UpdateQuickReplyRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Conversations_V1_QuickReply> {
+        let response = try await self.updateQuickReply(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func deleteQuickReply(
+        request: GRPCCore.StreamingServerRequest<Switchboard_Conversations_V1_DeleteQuickReplyRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Conversations_V1_DeleteQuickReplyResponse> {
+        let response = try await self.deleteQuickReply(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func renderQuickReply(
+        request: GRPCCore.StreamingServerRequest<Switchboard_Conversations_V1_RenderQuickReplyRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Conversations_V1_RenderQuickReplyResponse> {
+        let response = try await self.renderQuickReply(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -1106,6 +1610,84 @@ extension Switchboard_Conversations_V1_ConversationsService.SimpleServiceProtoco
     ) async throws -> GRPCCore.ServerResponse<Switchboard_Conversations_V1_BulkResponse> {
         return GRPCCore.ServerResponse<Switchboard_Conversations_V1_BulkResponse>(
             message: try await self.bulk(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func createQuickReply(
+        request: GRPCCore.ServerRequest<Switchboard_Conversations_V1_CreateQuickReplyRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Switchboard_Conversations_V1_QuickReply> {
+        return GRPCCore.ServerResponse<Switchboard_Conversations_V1_QuickReply>(
+            message: try await self.createQuickReply(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func getQuickReply(
+        request: GRPCCore.ServerRequest<Switchboard_Conversations_V1_GetQuickReplyRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Switchboard_Conversations_V1_QuickReply> {
+        return GRPCCore.ServerResponse<Switchboard_Conversations_V1_QuickReply>(
+            message: try await self.getQuickReply(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func listQuickReplies(
+        request: GRPCCore.ServerRequest<Switchboard_Conversations_V1_ListQuickRepliesRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Switchboard_Conversations_V1_ListQuickRepliesResponse> {
+        return GRPCCore.ServerResponse<Switchboard_Conversations_V1_ListQuickRepliesResponse>(
+            message: try await self.listQuickReplies(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func updateQuickReply(
+        request: GRPCCore.ServerRequest<Switchboard_Conversations_V1_UpdateQuickReplyRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Switchboard_Conversations_V1_QuickReply> {
+        return GRPCCore.ServerResponse<Switchboard_Conversations_V1_QuickReply>(
+            message: try await self.updateQuickReply(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func deleteQuickReply(
+        request: GRPCCore.ServerRequest<Switchboard_Conversations_V1_DeleteQuickReplyRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Switchboard_Conversations_V1_DeleteQuickReplyResponse> {
+        return GRPCCore.ServerResponse<Switchboard_Conversations_V1_DeleteQuickReplyResponse>(
+            message: try await self.deleteQuickReply(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func renderQuickReply(
+        request: GRPCCore.ServerRequest<Switchboard_Conversations_V1_RenderQuickReplyRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Switchboard_Conversations_V1_RenderQuickReplyResponse> {
+        return GRPCCore.ServerResponse<Switchboard_Conversations_V1_RenderQuickReplyResponse>(
+            message: try await self.renderQuickReply(
                 request: request.message,
                 context: context
             ),
@@ -1351,6 +1933,132 @@ extension Switchboard_Conversations_V1_ConversationsService {
             deserializer: some GRPCCore.MessageDeserializer<Switchboard_Conversations_V1_BulkResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Conversations_V1_BulkResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "CreateQuickReply" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Quick replies: saved messages with a `/shortcut` unique per org and `{{variables}}` checked when saved.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Conversations_V1_CreateQuickReplyRequest` message.
+        ///   - serializer: A serializer for `Switchboard_Conversations_V1_CreateQuickReplyRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_Conversations_V1_QuickReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func createQuickReply<Result>(
+            request: GRPCCore.ClientRequest<Switchboard_Conversations_V1_CreateQuickReplyRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_Conversations_V1_CreateQuickReplyRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_Conversations_V1_QuickReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Conversations_V1_QuickReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "GetQuickReply" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Conversations_V1_GetQuickReplyRequest` message.
+        ///   - serializer: A serializer for `Switchboard_Conversations_V1_GetQuickReplyRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_Conversations_V1_QuickReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func getQuickReply<Result>(
+            request: GRPCCore.ClientRequest<Switchboard_Conversations_V1_GetQuickReplyRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_Conversations_V1_GetQuickReplyRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_Conversations_V1_QuickReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Conversations_V1_QuickReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "ListQuickReplies" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The org's quick replies by shortcut, those starting with `prefix` (the `/` picker).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Conversations_V1_ListQuickRepliesRequest` message.
+        ///   - serializer: A serializer for `Switchboard_Conversations_V1_ListQuickRepliesRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_Conversations_V1_ListQuickRepliesResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func listQuickReplies<Result>(
+            request: GRPCCore.ClientRequest<Switchboard_Conversations_V1_ListQuickRepliesRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_Conversations_V1_ListQuickRepliesRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_Conversations_V1_ListQuickRepliesResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Conversations_V1_ListQuickRepliesResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "UpdateQuickReply" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Conversations_V1_UpdateQuickReplyRequest` message.
+        ///   - serializer: A serializer for `Switchboard_Conversations_V1_UpdateQuickReplyRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_Conversations_V1_QuickReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func updateQuickReply<Result>(
+            request: GRPCCore.ClientRequest<Switchboard_Conversations_V1_UpdateQuickReplyRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_Conversations_V1_UpdateQuickReplyRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_Conversations_V1_QuickReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Conversations_V1_QuickReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "DeleteQuickReply" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Conversations_V1_DeleteQuickReplyRequest` message.
+        ///   - serializer: A serializer for `Switchboard_Conversations_V1_DeleteQuickReplyRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_Conversations_V1_DeleteQuickReplyResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func deleteQuickReply<Result>(
+            request: GRPCCore.ClientRequest<Switchboard_Conversations_V1_DeleteQuickReplyRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_Conversations_V1_DeleteQuickReplyRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_Conversations_V1_DeleteQuickReplyResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Conversations_V1_DeleteQuickReplyResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "RenderQuickReply" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The content with each variable replaced by its value, or its fallback when the value is missing.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Conversations_V1_RenderQuickReplyRequest` message.
+        ///   - serializer: A serializer for `Switchboard_Conversations_V1_RenderQuickReplyRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_Conversations_V1_RenderQuickReplyResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func renderQuickReply<Result>(
+            request: GRPCCore.ClientRequest<Switchboard_Conversations_V1_RenderQuickReplyRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_Conversations_V1_RenderQuickReplyRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_Conversations_V1_RenderQuickReplyResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Conversations_V1_RenderQuickReplyResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
     }
 
@@ -1709,6 +2417,198 @@ extension Switchboard_Conversations_V1_ConversationsService {
                 onResponse: handleResponse
             )
         }
+
+        /// Call the "CreateQuickReply" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Quick replies: saved messages with a `/shortcut` unique per org and `{{variables}}` checked when saved.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Conversations_V1_CreateQuickReplyRequest` message.
+        ///   - serializer: A serializer for `Switchboard_Conversations_V1_CreateQuickReplyRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_Conversations_V1_QuickReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func createQuickReply<Result>(
+            request: GRPCCore.ClientRequest<Switchboard_Conversations_V1_CreateQuickReplyRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_Conversations_V1_CreateQuickReplyRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_Conversations_V1_QuickReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Conversations_V1_QuickReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Switchboard_Conversations_V1_ConversationsService.Method.CreateQuickReply.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "GetQuickReply" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Conversations_V1_GetQuickReplyRequest` message.
+        ///   - serializer: A serializer for `Switchboard_Conversations_V1_GetQuickReplyRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_Conversations_V1_QuickReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func getQuickReply<Result>(
+            request: GRPCCore.ClientRequest<Switchboard_Conversations_V1_GetQuickReplyRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_Conversations_V1_GetQuickReplyRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_Conversations_V1_QuickReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Conversations_V1_QuickReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Switchboard_Conversations_V1_ConversationsService.Method.GetQuickReply.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "ListQuickReplies" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The org's quick replies by shortcut, those starting with `prefix` (the `/` picker).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Conversations_V1_ListQuickRepliesRequest` message.
+        ///   - serializer: A serializer for `Switchboard_Conversations_V1_ListQuickRepliesRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_Conversations_V1_ListQuickRepliesResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func listQuickReplies<Result>(
+            request: GRPCCore.ClientRequest<Switchboard_Conversations_V1_ListQuickRepliesRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_Conversations_V1_ListQuickRepliesRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_Conversations_V1_ListQuickRepliesResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Conversations_V1_ListQuickRepliesResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Switchboard_Conversations_V1_ConversationsService.Method.ListQuickReplies.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "UpdateQuickReply" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Conversations_V1_UpdateQuickReplyRequest` message.
+        ///   - serializer: A serializer for `Switchboard_Conversations_V1_UpdateQuickReplyRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_Conversations_V1_QuickReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func updateQuickReply<Result>(
+            request: GRPCCore.ClientRequest<Switchboard_Conversations_V1_UpdateQuickReplyRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_Conversations_V1_UpdateQuickReplyRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_Conversations_V1_QuickReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Conversations_V1_QuickReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Switchboard_Conversations_V1_ConversationsService.Method.UpdateQuickReply.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "DeleteQuickReply" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Conversations_V1_DeleteQuickReplyRequest` message.
+        ///   - serializer: A serializer for `Switchboard_Conversations_V1_DeleteQuickReplyRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_Conversations_V1_DeleteQuickReplyResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func deleteQuickReply<Result>(
+            request: GRPCCore.ClientRequest<Switchboard_Conversations_V1_DeleteQuickReplyRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_Conversations_V1_DeleteQuickReplyRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_Conversations_V1_DeleteQuickReplyResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Conversations_V1_DeleteQuickReplyResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Switchboard_Conversations_V1_ConversationsService.Method.DeleteQuickReply.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "RenderQuickReply" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The content with each variable replaced by its value, or its fallback when the value is missing.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Conversations_V1_RenderQuickReplyRequest` message.
+        ///   - serializer: A serializer for `Switchboard_Conversations_V1_RenderQuickReplyRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_Conversations_V1_RenderQuickReplyResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func renderQuickReply<Result>(
+            request: GRPCCore.ClientRequest<Switchboard_Conversations_V1_RenderQuickReplyRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_Conversations_V1_RenderQuickReplyRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_Conversations_V1_RenderQuickReplyResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Conversations_V1_RenderQuickReplyResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Switchboard_Conversations_V1_ConversationsService.Method.RenderQuickReply.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
     }
 }
 
@@ -2000,6 +2900,168 @@ extension Switchboard_Conversations_V1_ConversationsService.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Conversations_V1_BulkRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Conversations_V1_BulkResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "CreateQuickReply" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Quick replies: saved messages with a `/shortcut` unique per org and `{{variables}}` checked when saved.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Switchboard_Conversations_V1_CreateQuickReplyRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func createQuickReply<Result>(
+        request: GRPCCore.ClientRequest<Switchboard_Conversations_V1_CreateQuickReplyRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Conversations_V1_QuickReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.createQuickReply(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Conversations_V1_CreateQuickReplyRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Conversations_V1_QuickReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "GetQuickReply" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Switchboard_Conversations_V1_GetQuickReplyRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func getQuickReply<Result>(
+        request: GRPCCore.ClientRequest<Switchboard_Conversations_V1_GetQuickReplyRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Conversations_V1_QuickReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.getQuickReply(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Conversations_V1_GetQuickReplyRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Conversations_V1_QuickReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ListQuickReplies" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > The org's quick replies by shortcut, those starting with `prefix` (the `/` picker).
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Switchboard_Conversations_V1_ListQuickRepliesRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func listQuickReplies<Result>(
+        request: GRPCCore.ClientRequest<Switchboard_Conversations_V1_ListQuickRepliesRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Conversations_V1_ListQuickRepliesResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.listQuickReplies(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Conversations_V1_ListQuickRepliesRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Conversations_V1_ListQuickRepliesResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "UpdateQuickReply" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Switchboard_Conversations_V1_UpdateQuickReplyRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func updateQuickReply<Result>(
+        request: GRPCCore.ClientRequest<Switchboard_Conversations_V1_UpdateQuickReplyRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Conversations_V1_QuickReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.updateQuickReply(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Conversations_V1_UpdateQuickReplyRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Conversations_V1_QuickReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "DeleteQuickReply" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Switchboard_Conversations_V1_DeleteQuickReplyRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func deleteQuickReply<Result>(
+        request: GRPCCore.ClientRequest<Switchboard_Conversations_V1_DeleteQuickReplyRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Conversations_V1_DeleteQuickReplyResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.deleteQuickReply(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Conversations_V1_DeleteQuickReplyRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Conversations_V1_DeleteQuickReplyResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "RenderQuickReply" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > The content with each variable replaced by its value, or its fallback when the value is missing.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Switchboard_Conversations_V1_RenderQuickReplyRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func renderQuickReply<Result>(
+        request: GRPCCore.ClientRequest<Switchboard_Conversations_V1_RenderQuickReplyRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Conversations_V1_RenderQuickReplyResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.renderQuickReply(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Conversations_V1_RenderQuickReplyRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Conversations_V1_RenderQuickReplyResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -2333,6 +3395,192 @@ extension Switchboard_Conversations_V1_ConversationsService.ClientProtocol {
             metadata: metadata
         )
         return try await self.bulk(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "CreateQuickReply" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Quick replies: saved messages with a `/shortcut` unique per org and `{{variables}}` checked when saved.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func createQuickReply<Result>(
+        _ message: Switchboard_Conversations_V1_CreateQuickReplyRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Conversations_V1_QuickReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Switchboard_Conversations_V1_CreateQuickReplyRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.createQuickReply(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "GetQuickReply" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func getQuickReply<Result>(
+        _ message: Switchboard_Conversations_V1_GetQuickReplyRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Conversations_V1_QuickReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Switchboard_Conversations_V1_GetQuickReplyRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.getQuickReply(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ListQuickReplies" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > The org's quick replies by shortcut, those starting with `prefix` (the `/` picker).
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func listQuickReplies<Result>(
+        _ message: Switchboard_Conversations_V1_ListQuickRepliesRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Conversations_V1_ListQuickRepliesResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Switchboard_Conversations_V1_ListQuickRepliesRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.listQuickReplies(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "UpdateQuickReply" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func updateQuickReply<Result>(
+        _ message: Switchboard_Conversations_V1_UpdateQuickReplyRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Conversations_V1_QuickReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Switchboard_Conversations_V1_UpdateQuickReplyRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.updateQuickReply(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "DeleteQuickReply" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func deleteQuickReply<Result>(
+        _ message: Switchboard_Conversations_V1_DeleteQuickReplyRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Conversations_V1_DeleteQuickReplyResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Switchboard_Conversations_V1_DeleteQuickReplyRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.deleteQuickReply(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "RenderQuickReply" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > The content with each variable replaced by its value, or its fallback when the value is missing.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func renderQuickReply<Result>(
+        _ message: Switchboard_Conversations_V1_RenderQuickReplyRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Conversations_V1_RenderQuickReplyResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Switchboard_Conversations_V1_RenderQuickReplyRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.renderQuickReply(
             request: request,
             options: options,
             onResponse: handleResponse

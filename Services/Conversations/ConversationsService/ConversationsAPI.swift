@@ -181,6 +181,50 @@ public struct ConversationsAPI: Switchboard_Conversations_V1_ConversationsServic
         return .with { $0.affected = Int64(affected) }
     }
 
+    public func createQuickReply(
+        request: Switchboard_Conversations_V1_CreateQuickReplyRequest, context: ServerContext
+    ) async throws -> Switchboard_Conversations_V1_QuickReply {
+        .init(
+            try await store.createQuickReply(
+                orgID: try requireOrg(request.orgID), shortcut: request.shortcut, content: request.content))
+    }
+
+    public func getQuickReply(
+        request: Switchboard_Conversations_V1_GetQuickReplyRequest, context: ServerContext
+    ) async throws -> Switchboard_Conversations_V1_QuickReply {
+        .init(try await store.quickReply(orgID: try requireOrg(request.orgID), id: request.id))
+    }
+
+    public func listQuickReplies(
+        request: Switchboard_Conversations_V1_ListQuickRepliesRequest, context: ServerContext
+    ) async throws -> Switchboard_Conversations_V1_ListQuickRepliesResponse {
+        let replies = try await store.quickReplies(orgID: try requireOrg(request.orgID), prefix: request.prefix.nonEmptyValue)
+        return .with { $0.quickReplies = replies.map(Switchboard_Conversations_V1_QuickReply.init) }
+    }
+
+    public func updateQuickReply(
+        request: Switchboard_Conversations_V1_UpdateQuickReplyRequest, context: ServerContext
+    ) async throws -> Switchboard_Conversations_V1_QuickReply {
+        .init(
+            try await store.updateQuickReply(
+                orgID: try requireOrg(request.orgID), id: request.id,
+                shortcut: request.hasShortcut ? request.shortcut : nil, content: request.hasContent ? request.content : nil))
+    }
+
+    public func deleteQuickReply(
+        request: Switchboard_Conversations_V1_DeleteQuickReplyRequest, context: ServerContext
+    ) async throws -> Switchboard_Conversations_V1_DeleteQuickReplyResponse {
+        try await store.deleteQuickReply(orgID: try requireOrg(request.orgID), id: request.id)
+        return .init()
+    }
+
+    public func renderQuickReply(
+        request: Switchboard_Conversations_V1_RenderQuickReplyRequest, context: ServerContext
+    ) async throws -> Switchboard_Conversations_V1_RenderQuickReplyResponse {
+        let text = try await store.renderQuickReply(orgID: try requireOrg(request.orgID), id: request.id, values: request.values)
+        return .with { $0.text = text }
+    }
+
     private func requireOrg(_ orgID: String) throws(ServiceFailure) -> String {
         guard !orgID.isEmpty else { throw .invalid("missing_org", "org_id is required", field: "org_id") }
         return orgID

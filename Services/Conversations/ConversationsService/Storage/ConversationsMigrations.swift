@@ -115,6 +115,20 @@ enum ConversationsMigrations {
                     ) WITHOUT ROWID;
                     """)
         }
+        migrator.registerMigration("v2-quick-replies") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE quick_reply (
+                        id TEXT PRIMARY KEY NOT NULL,
+                        org_id TEXT NOT NULL,
+                        shortcut TEXT NOT NULL,
+                        content TEXT NOT NULL,
+                        created_at INTEGER NOT NULL,
+                        updated_at INTEGER NOT NULL
+                    );
+                    CREATE UNIQUE INDEX quick_reply_org_shortcut ON quick_reply(org_id, shortcut);
+                    """)
+        }
         return migrator
     }
 }

@@ -102,6 +102,23 @@ extension OpenAPISchemas {
                     ], required: ["action"])
             ),
             ("BulkResult", object([("affected", integer)])),
+            (
+                "QuickReplyInput",
+                object([
+                    ("shortcut", string("'/' then 1–31 letters, digits, '-' or '_'")),
+                    ("content", string("text with {{contact.name}}, {{contact.firstName}}, {{org.name}}, {{agent.name}}, {{date}}, {{time}}; {{x|fallback}}")),
+                ])
+            ),
+            (
+                "QuickReply",
+                object([
+                    ("id", string()), ("shortcut", string()), ("content", string()), ("variables", array(string())),
+                    ("createdAt", time), ("updatedAt", time),
+                ])
+            ),
+            ("QuickReplyList", object([("data", array(ref("QuickReply")))], required: ["data"])),
+            ("RenderInput", object([("contactId", string()), ("conversationId", string())])),
+            ("Rendered", object([("text", string())])),
         ]
     }
 }
