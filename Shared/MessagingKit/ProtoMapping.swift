@@ -72,3 +72,31 @@ extension Switchboard_Messaging_V1_Channel {
         updatedAt = .init(millis: channel.updatedAt)
     }
 }
+
+extension Template {
+    public init(_ proto: Switchboard_Messaging_V1_Template) {
+        self.init(
+            id: proto.id, orgID: proto.orgID, channelID: proto.channelID, name: proto.name, language: proto.language,
+            category: proto.category, componentsJSON: proto.componentsJson, status: proto.status,
+            headerParameters: Int(proto.headerParameters), bodyParameters: Int(proto.bodyParameters),
+            buttonParameters: proto.buttonParameters.map(Int.init), createdAt: proto.createdAt.millis)
+    }
+}
+
+extension Switchboard_Messaging_V1_Template {
+    public init(_ template: Template) {
+        self.init()
+        id = template.id
+        orgID = template.orgID
+        channelID = template.channelID
+        name = template.name
+        language = template.language
+        category = template.category
+        componentsJson = template.componentsJSON
+        status = template.status
+        headerParameters = Int32(template.headerParameters)
+        bodyParameters = Int32(template.bodyParameters)
+        buttonParameters = template.buttonParameters.map(Int32.init)
+        createdAt = .init(millis: template.createdAt)
+    }
+}

@@ -157,4 +157,58 @@ public struct MessagingClient<Transport: ClientTransport>: Sendable {
         }
         return (response.channelID, response.providerMessageID, response.journalID)
     }
+
+    // MARK: templates
+
+    public func createTemplate(
+        orgID: String, channelID: String, name: String, language: String, category: String, status: String,
+        componentsJSON: String
+    ) async throws(ServiceFailure) -> Template {
+        let request = Switchboard_Messaging_V1_CreateTemplateRequest.with {
+            $0.orgID = orgID
+            $0.channelID = channelID
+            $0.name = name
+            $0.language = language
+            $0.category = category
+            $0.status = status
+            $0.componentsJson = componentsJSON
+        }
+        return Template(
+            try await caller.call("CreateTemplate", idempotent: false) { metadata, options in
+                try await client.createTemplate(request, metadata: metadata, options: options)
+            })
+    }
+
+    public func templates(orgID: String, channelID: String) async throws(ServiceFailure) -> [Template] {
+        let request = Switchboard_Messaging_V1_ListTemplatesRequest.with {
+            $0.orgID = orgID
+            $0.channelID = channelID
+        }
+        return try await caller.call("ListTemplates", idempotent: true) { metadata, options in
+            try await client.listTemplates(request, metadata: metadata, options: options)
+        }.templates.map(Template.init)
+    }
+
+    public func template(orgID: String, channelID: String, id: String) async throws(ServiceFailure) -> Template {
+        let request = Switchboard_Messaging_V1_GetTemplateRequest.with {
+            $0.orgID = orgID
+            $0.channelID = channelID
+            $0.id = id
+        }
+        return Template(
+            try await caller.call("GetTemplate", idempotent: true) { metadata, options in
+                try await client.getTemplate(request, metadata: metadata, options: options)
+            })
+    }
+
+    public func deleteTemplate(orgID: String, channelID: String, id: String) async throws(ServiceFailure) {
+        let request = Switchboard_Messaging_V1_DeleteTemplateRequest.with {
+            $0.orgID = orgID
+            $0.channelID = channelID
+            $0.id = id
+        }
+        _ = try await caller.call("DeleteTemplate", idempotent: true) { metadata, options in
+            try await client.deleteTemplate(request, metadata: metadata, options: options)
+        }
+    }
 }

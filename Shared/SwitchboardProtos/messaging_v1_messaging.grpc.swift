@@ -127,6 +127,58 @@ public enum Switchboard_Messaging_V1_MessagingService: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "CreateTemplate" metadata.
+        public enum CreateTemplate: Sendable {
+            /// Request type for "CreateTemplate".
+            public typealias Input = Switchboard_Messaging_V1_CreateTemplateRequest
+            /// Response type for "CreateTemplate".
+            public typealias Output = Switchboard_Messaging_V1_Template
+            /// Descriptor for "CreateTemplate".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "switchboard.messaging.v1.MessagingService"),
+                method: "CreateTemplate",
+                type: .unary
+            )
+        }
+        /// Namespace for "ListTemplates" metadata.
+        public enum ListTemplates: Sendable {
+            /// Request type for "ListTemplates".
+            public typealias Input = Switchboard_Messaging_V1_ListTemplatesRequest
+            /// Response type for "ListTemplates".
+            public typealias Output = Switchboard_Messaging_V1_ListTemplatesResponse
+            /// Descriptor for "ListTemplates".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "switchboard.messaging.v1.MessagingService"),
+                method: "ListTemplates",
+                type: .unary
+            )
+        }
+        /// Namespace for "GetTemplate" metadata.
+        public enum GetTemplate: Sendable {
+            /// Request type for "GetTemplate".
+            public typealias Input = Switchboard_Messaging_V1_GetTemplateRequest
+            /// Response type for "GetTemplate".
+            public typealias Output = Switchboard_Messaging_V1_Template
+            /// Descriptor for "GetTemplate".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "switchboard.messaging.v1.MessagingService"),
+                method: "GetTemplate",
+                type: .unary
+            )
+        }
+        /// Namespace for "DeleteTemplate" metadata.
+        public enum DeleteTemplate: Sendable {
+            /// Request type for "DeleteTemplate".
+            public typealias Input = Switchboard_Messaging_V1_DeleteTemplateRequest
+            /// Response type for "DeleteTemplate".
+            public typealias Output = Switchboard_Messaging_V1_DeleteTemplateResponse
+            /// Descriptor for "DeleteTemplate".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "switchboard.messaging.v1.MessagingService"),
+                method: "DeleteTemplate",
+                type: .unary
+            )
+        }
         /// Namespace for "SimulateInbound" metadata.
         public enum SimulateInbound: Sendable {
             /// Request type for "SimulateInbound".
@@ -150,6 +202,10 @@ public enum Switchboard_Messaging_V1_MessagingService: Sendable {
             VerifySubscription.descriptor,
             IngestWebhook.descriptor,
             IngestWebhooks.descriptor,
+            CreateTemplate.descriptor,
+            ListTemplates.descriptor,
+            GetTemplate.descriptor,
+            DeleteTemplate.descriptor,
             SimulateInbound.descriptor
         ]
     }
@@ -306,6 +362,66 @@ extension Switchboard_Messaging_V1_MessagingService {
             request: GRPCCore.StreamingServerRequest<Switchboard_Messaging_V1_IngestWebhooksRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Messaging_V1_IngestWebhooksResponse>
+
+        /// Handle the "CreateTemplate" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Message templates of a WhatsApp channel (what may be sent when the 24-hour window is closed).
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Switchboard_Messaging_V1_CreateTemplateRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Switchboard_Messaging_V1_Template` messages.
+        func createTemplate(
+            request: GRPCCore.StreamingServerRequest<Switchboard_Messaging_V1_CreateTemplateRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Messaging_V1_Template>
+
+        /// Handle the "ListTemplates" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Switchboard_Messaging_V1_ListTemplatesRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Switchboard_Messaging_V1_ListTemplatesResponse` messages.
+        func listTemplates(
+            request: GRPCCore.StreamingServerRequest<Switchboard_Messaging_V1_ListTemplatesRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Messaging_V1_ListTemplatesResponse>
+
+        /// Handle the "GetTemplate" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Switchboard_Messaging_V1_GetTemplateRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Switchboard_Messaging_V1_Template` messages.
+        func getTemplate(
+            request: GRPCCore.StreamingServerRequest<Switchboard_Messaging_V1_GetTemplateRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Messaging_V1_Template>
+
+        /// Handle the "DeleteTemplate" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Switchboard_Messaging_V1_DeleteTemplateRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Switchboard_Messaging_V1_DeleteTemplateResponse` messages.
+        func deleteTemplate(
+            request: GRPCCore.StreamingServerRequest<Switchboard_Messaging_V1_DeleteTemplateRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Messaging_V1_DeleteTemplateResponse>
 
         /// Handle the "SimulateInbound" method.
         ///
@@ -464,6 +580,66 @@ extension Switchboard_Messaging_V1_MessagingService {
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Switchboard_Messaging_V1_IngestWebhooksResponse>
 
+        /// Handle the "CreateTemplate" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Message templates of a WhatsApp channel (what may be sent when the 24-hour window is closed).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Messaging_V1_CreateTemplateRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Switchboard_Messaging_V1_Template` message.
+        func createTemplate(
+            request: GRPCCore.ServerRequest<Switchboard_Messaging_V1_CreateTemplateRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Switchboard_Messaging_V1_Template>
+
+        /// Handle the "ListTemplates" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Messaging_V1_ListTemplatesRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Switchboard_Messaging_V1_ListTemplatesResponse` message.
+        func listTemplates(
+            request: GRPCCore.ServerRequest<Switchboard_Messaging_V1_ListTemplatesRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Switchboard_Messaging_V1_ListTemplatesResponse>
+
+        /// Handle the "GetTemplate" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Messaging_V1_GetTemplateRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Switchboard_Messaging_V1_Template` message.
+        func getTemplate(
+            request: GRPCCore.ServerRequest<Switchboard_Messaging_V1_GetTemplateRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Switchboard_Messaging_V1_Template>
+
+        /// Handle the "DeleteTemplate" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Messaging_V1_DeleteTemplateRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Switchboard_Messaging_V1_DeleteTemplateResponse` message.
+        func deleteTemplate(
+            request: GRPCCore.ServerRequest<Switchboard_Messaging_V1_DeleteTemplateRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Switchboard_Messaging_V1_DeleteTemplateResponse>
+
         /// Handle the "SimulateInbound" method.
         ///
         /// > Source IDL Documentation:
@@ -619,6 +795,66 @@ extension Switchboard_Messaging_V1_MessagingService {
             context: GRPCCore.ServerContext
         ) async throws -> Switchboard_Messaging_V1_IngestWebhooksResponse
 
+        /// Handle the "CreateTemplate" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Message templates of a WhatsApp channel (what may be sent when the 24-hour window is closed).
+        ///
+        /// - Parameters:
+        ///   - request: A `Switchboard_Messaging_V1_CreateTemplateRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Switchboard_Messaging_V1_Template` to respond with.
+        func createTemplate(
+            request: Switchboard_Messaging_V1_CreateTemplateRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Switchboard_Messaging_V1_Template
+
+        /// Handle the "ListTemplates" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Switchboard_Messaging_V1_ListTemplatesRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Switchboard_Messaging_V1_ListTemplatesResponse` to respond with.
+        func listTemplates(
+            request: Switchboard_Messaging_V1_ListTemplatesRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Switchboard_Messaging_V1_ListTemplatesResponse
+
+        /// Handle the "GetTemplate" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Switchboard_Messaging_V1_GetTemplateRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Switchboard_Messaging_V1_Template` to respond with.
+        func getTemplate(
+            request: Switchboard_Messaging_V1_GetTemplateRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Switchboard_Messaging_V1_Template
+
+        /// Handle the "DeleteTemplate" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Switchboard_Messaging_V1_DeleteTemplateRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Switchboard_Messaging_V1_DeleteTemplateResponse` to respond with.
+        func deleteTemplate(
+            request: Switchboard_Messaging_V1_DeleteTemplateRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Switchboard_Messaging_V1_DeleteTemplateResponse
+
         /// Handle the "SimulateInbound" method.
         ///
         /// > Source IDL Documentation:
@@ -732,6 +968,50 @@ extension Switchboard_Messaging_V1_MessagingService.StreamingServiceProtocol {
             }
         )
         router.registerHandler(
+            forMethod: Switchboard_Messaging_V1_MessagingService.Method.CreateTemplate.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Messaging_V1_CreateTemplateRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Messaging_V1_Template>(),
+            handler: { request, context in
+                try await self.createTemplate(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Switchboard_Messaging_V1_MessagingService.Method.ListTemplates.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Messaging_V1_ListTemplatesRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Messaging_V1_ListTemplatesResponse>(),
+            handler: { request, context in
+                try await self.listTemplates(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Switchboard_Messaging_V1_MessagingService.Method.GetTemplate.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Messaging_V1_GetTemplateRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Messaging_V1_Template>(),
+            handler: { request, context in
+                try await self.getTemplate(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Switchboard_Messaging_V1_MessagingService.Method.DeleteTemplate.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Messaging_V1_DeleteTemplateRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Messaging_V1_DeleteTemplateResponse>(),
+            handler: { request, context in
+                try await self.deleteTemplate(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
             forMethod: Switchboard_Messaging_V1_MessagingService.Method.SimulateInbound.descriptor,
             deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Messaging_V1_SimulateInboundRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Messaging_V1_SimulateInboundResponse>(),
@@ -830,6 +1110,50 @@ extension Switchboard_Messaging_V1_MessagingService.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Messaging_V1_IngestWebhooksResponse> {
         let response = try await self.ingestWebhooks(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func createTemplate(
+        request: GRPCCore.StreamingServerRequest<Switchboard_Messaging_V1_CreateTemplateRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Messaging_V1_Template> {
+        let response = try await self.createTemplate(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func listTemplates(
+        request: GRPCCore.StreamingServerRequest<Switchboard_Messaging_V1_ListTemplatesRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Messaging_V1_ListTemplatesResponse> {
+        let response = try await self.listTemplates(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func getTemplate(
+        request: GRPCCore.StreamingServerRequest<Switchboard_Messaging_V1_GetTemplateRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Messaging_V1_Template> {
+        let response = try await self.getTemplate(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func deleteTemplate(
+        request: GRPCCore.StreamingServerRequest<Switchboard_Messaging_V1_DeleteTemplateRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Messaging_V1_DeleteTemplateResponse> {
+        let response = try await self.deleteTemplate(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -948,6 +1272,58 @@ extension Switchboard_Messaging_V1_MessagingService.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Switchboard_Messaging_V1_IngestWebhooksResponse> {
         return GRPCCore.ServerResponse<Switchboard_Messaging_V1_IngestWebhooksResponse>(
             message: try await self.ingestWebhooks(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func createTemplate(
+        request: GRPCCore.ServerRequest<Switchboard_Messaging_V1_CreateTemplateRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Switchboard_Messaging_V1_Template> {
+        return GRPCCore.ServerResponse<Switchboard_Messaging_V1_Template>(
+            message: try await self.createTemplate(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func listTemplates(
+        request: GRPCCore.ServerRequest<Switchboard_Messaging_V1_ListTemplatesRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Switchboard_Messaging_V1_ListTemplatesResponse> {
+        return GRPCCore.ServerResponse<Switchboard_Messaging_V1_ListTemplatesResponse>(
+            message: try await self.listTemplates(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func getTemplate(
+        request: GRPCCore.ServerRequest<Switchboard_Messaging_V1_GetTemplateRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Switchboard_Messaging_V1_Template> {
+        return GRPCCore.ServerResponse<Switchboard_Messaging_V1_Template>(
+            message: try await self.getTemplate(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func deleteTemplate(
+        request: GRPCCore.ServerRequest<Switchboard_Messaging_V1_DeleteTemplateRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Switchboard_Messaging_V1_DeleteTemplateResponse> {
+        return GRPCCore.ServerResponse<Switchboard_Messaging_V1_DeleteTemplateResponse>(
+            message: try await self.deleteTemplate(
                 request: request.message,
                 context: context
             ),
@@ -1146,6 +1522,86 @@ extension Switchboard_Messaging_V1_MessagingService {
             deserializer: some GRPCCore.MessageDeserializer<Switchboard_Messaging_V1_IngestWebhooksResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Messaging_V1_IngestWebhooksResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "CreateTemplate" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Message templates of a WhatsApp channel (what may be sent when the 24-hour window is closed).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Messaging_V1_CreateTemplateRequest` message.
+        ///   - serializer: A serializer for `Switchboard_Messaging_V1_CreateTemplateRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_Messaging_V1_Template` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func createTemplate<Result>(
+            request: GRPCCore.ClientRequest<Switchboard_Messaging_V1_CreateTemplateRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_Messaging_V1_CreateTemplateRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_Messaging_V1_Template>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Messaging_V1_Template>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "ListTemplates" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Messaging_V1_ListTemplatesRequest` message.
+        ///   - serializer: A serializer for `Switchboard_Messaging_V1_ListTemplatesRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_Messaging_V1_ListTemplatesResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func listTemplates<Result>(
+            request: GRPCCore.ClientRequest<Switchboard_Messaging_V1_ListTemplatesRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_Messaging_V1_ListTemplatesRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_Messaging_V1_ListTemplatesResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Messaging_V1_ListTemplatesResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "GetTemplate" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Messaging_V1_GetTemplateRequest` message.
+        ///   - serializer: A serializer for `Switchboard_Messaging_V1_GetTemplateRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_Messaging_V1_Template` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func getTemplate<Result>(
+            request: GRPCCore.ClientRequest<Switchboard_Messaging_V1_GetTemplateRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_Messaging_V1_GetTemplateRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_Messaging_V1_Template>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Messaging_V1_Template>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "DeleteTemplate" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Messaging_V1_DeleteTemplateRequest` message.
+        ///   - serializer: A serializer for `Switchboard_Messaging_V1_DeleteTemplateRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_Messaging_V1_DeleteTemplateResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func deleteTemplate<Result>(
+            request: GRPCCore.ClientRequest<Switchboard_Messaging_V1_DeleteTemplateRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_Messaging_V1_DeleteTemplateRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_Messaging_V1_DeleteTemplateResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Messaging_V1_DeleteTemplateResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
 
         /// Call the "SimulateInbound" method.
@@ -1446,6 +1902,130 @@ extension Switchboard_Messaging_V1_MessagingService {
             )
         }
 
+        /// Call the "CreateTemplate" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Message templates of a WhatsApp channel (what may be sent when the 24-hour window is closed).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Messaging_V1_CreateTemplateRequest` message.
+        ///   - serializer: A serializer for `Switchboard_Messaging_V1_CreateTemplateRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_Messaging_V1_Template` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func createTemplate<Result>(
+            request: GRPCCore.ClientRequest<Switchboard_Messaging_V1_CreateTemplateRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_Messaging_V1_CreateTemplateRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_Messaging_V1_Template>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Messaging_V1_Template>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Switchboard_Messaging_V1_MessagingService.Method.CreateTemplate.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "ListTemplates" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Messaging_V1_ListTemplatesRequest` message.
+        ///   - serializer: A serializer for `Switchboard_Messaging_V1_ListTemplatesRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_Messaging_V1_ListTemplatesResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func listTemplates<Result>(
+            request: GRPCCore.ClientRequest<Switchboard_Messaging_V1_ListTemplatesRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_Messaging_V1_ListTemplatesRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_Messaging_V1_ListTemplatesResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Messaging_V1_ListTemplatesResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Switchboard_Messaging_V1_MessagingService.Method.ListTemplates.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "GetTemplate" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Messaging_V1_GetTemplateRequest` message.
+        ///   - serializer: A serializer for `Switchboard_Messaging_V1_GetTemplateRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_Messaging_V1_Template` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func getTemplate<Result>(
+            request: GRPCCore.ClientRequest<Switchboard_Messaging_V1_GetTemplateRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_Messaging_V1_GetTemplateRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_Messaging_V1_Template>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Messaging_V1_Template>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Switchboard_Messaging_V1_MessagingService.Method.GetTemplate.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "DeleteTemplate" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Messaging_V1_DeleteTemplateRequest` message.
+        ///   - serializer: A serializer for `Switchboard_Messaging_V1_DeleteTemplateRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_Messaging_V1_DeleteTemplateResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func deleteTemplate<Result>(
+            request: GRPCCore.ClientRequest<Switchboard_Messaging_V1_DeleteTemplateRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_Messaging_V1_DeleteTemplateRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_Messaging_V1_DeleteTemplateResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Messaging_V1_DeleteTemplateResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Switchboard_Messaging_V1_MessagingService.Method.DeleteTemplate.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
         /// Call the "SimulateInbound" method.
         ///
         /// > Source IDL Documentation:
@@ -1698,6 +2278,110 @@ extension Switchboard_Messaging_V1_MessagingService.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Messaging_V1_IngestWebhooksRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Messaging_V1_IngestWebhooksResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "CreateTemplate" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Message templates of a WhatsApp channel (what may be sent when the 24-hour window is closed).
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Switchboard_Messaging_V1_CreateTemplateRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func createTemplate<Result>(
+        request: GRPCCore.ClientRequest<Switchboard_Messaging_V1_CreateTemplateRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Messaging_V1_Template>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.createTemplate(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Messaging_V1_CreateTemplateRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Messaging_V1_Template>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ListTemplates" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Switchboard_Messaging_V1_ListTemplatesRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func listTemplates<Result>(
+        request: GRPCCore.ClientRequest<Switchboard_Messaging_V1_ListTemplatesRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Messaging_V1_ListTemplatesResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.listTemplates(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Messaging_V1_ListTemplatesRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Messaging_V1_ListTemplatesResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "GetTemplate" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Switchboard_Messaging_V1_GetTemplateRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func getTemplate<Result>(
+        request: GRPCCore.ClientRequest<Switchboard_Messaging_V1_GetTemplateRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Messaging_V1_Template>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.getTemplate(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Messaging_V1_GetTemplateRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Messaging_V1_Template>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "DeleteTemplate" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Switchboard_Messaging_V1_DeleteTemplateRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func deleteTemplate<Result>(
+        request: GRPCCore.ClientRequest<Switchboard_Messaging_V1_DeleteTemplateRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Messaging_V1_DeleteTemplateResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.deleteTemplate(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Messaging_V1_DeleteTemplateRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Messaging_V1_DeleteTemplateResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -1980,6 +2664,126 @@ extension Switchboard_Messaging_V1_MessagingService.ClientProtocol {
             metadata: metadata
         )
         return try await self.ingestWebhooks(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "CreateTemplate" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Message templates of a WhatsApp channel (what may be sent when the 24-hour window is closed).
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func createTemplate<Result>(
+        _ message: Switchboard_Messaging_V1_CreateTemplateRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Messaging_V1_Template>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Switchboard_Messaging_V1_CreateTemplateRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.createTemplate(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ListTemplates" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func listTemplates<Result>(
+        _ message: Switchboard_Messaging_V1_ListTemplatesRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Messaging_V1_ListTemplatesResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Switchboard_Messaging_V1_ListTemplatesRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.listTemplates(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "GetTemplate" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func getTemplate<Result>(
+        _ message: Switchboard_Messaging_V1_GetTemplateRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Messaging_V1_Template>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Switchboard_Messaging_V1_GetTemplateRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.getTemplate(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "DeleteTemplate" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func deleteTemplate<Result>(
+        _ message: Switchboard_Messaging_V1_DeleteTemplateRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Messaging_V1_DeleteTemplateResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Switchboard_Messaging_V1_DeleteTemplateRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.deleteTemplate(
             request: request,
             options: options,
             onResponse: handleResponse

@@ -68,6 +68,7 @@ public func buildEdgeRouter(
     ChannelsRoutes(deps: deps).register(on: api, registry: registry)
     ConversationsRoutes(deps: deps).register(on: api, registry: registry)
     QuickRepliesRoutes(deps: deps).register(on: api, registry: registry)
+    TemplatesRoutes(deps: deps).register(on: api, registry: registry)
     let admin = router.group(RouterPath(stringLiteral: AdminRoutes.prefix))
         .add(middleware: OperatorMiddleware(operatorKeyHash: operatorKeyHash))
     AdminRoutes(deps: deps).register(on: admin, registry: registry)

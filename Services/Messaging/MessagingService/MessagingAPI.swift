@@ -166,6 +166,36 @@ public struct MessagingAPI: Switchboard_Messaging_V1_MessagingService.SimpleServ
         )
     }
 
+    public func createTemplate(
+        request: Switchboard_Messaging_V1_CreateTemplateRequest, context: ServerContext
+    ) async throws -> Switchboard_Messaging_V1_Template {
+        .init(
+            try await store.createTemplate(
+                orgID: try requireOrg(request.orgID), channelID: request.channelID, name: request.name,
+                language: request.language, category: request.category, status: request.status,
+                componentsJSON: request.componentsJson))
+    }
+
+    public func listTemplates(
+        request: Switchboard_Messaging_V1_ListTemplatesRequest, context: ServerContext
+    ) async throws -> Switchboard_Messaging_V1_ListTemplatesResponse {
+        let templates = try await store.templates(orgID: try requireOrg(request.orgID), channelID: request.channelID)
+        return .with { $0.templates = templates.map(Switchboard_Messaging_V1_Template.init) }
+    }
+
+    public func getTemplate(
+        request: Switchboard_Messaging_V1_GetTemplateRequest, context: ServerContext
+    ) async throws -> Switchboard_Messaging_V1_Template {
+        .init(try await store.template(orgID: try requireOrg(request.orgID), channelID: request.channelID, id: request.id))
+    }
+
+    public func deleteTemplate(
+        request: Switchboard_Messaging_V1_DeleteTemplateRequest, context: ServerContext
+    ) async throws -> Switchboard_Messaging_V1_DeleteTemplateResponse {
+        try await store.deleteTemplate(orgID: try requireOrg(request.orgID), channelID: request.channelID, id: request.id)
+        return .init()
+    }
+
     public func simulateInbound(
         request: Switchboard_Messaging_V1_SimulateInboundRequest, context: ServerContext
     ) async throws -> Switchboard_Messaging_V1_SimulateInboundResponse {

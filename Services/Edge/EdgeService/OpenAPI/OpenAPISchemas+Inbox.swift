@@ -119,6 +119,25 @@ extension OpenAPISchemas {
             ("QuickReplyList", object([("data", array(ref("QuickReply")))], required: ["data"])),
             ("RenderInput", object([("contactId", string()), ("conversationId", string())])),
             ("Rendered", object([("text", string())])),
+            (
+                "TemplateInput",
+                object(
+                    [
+                        ("name", string()), ("language", string("e.g. en_US")),
+                        ("category", enumeration(["MARKETING", "UTILITY", "AUTHENTICATION"])),
+                        ("status", enumeration(["APPROVED", "PENDING", "REJECTED"])),
+                        ("components", array(anyObject)),
+                    ], required: ["name", "language", "components"])
+            ),
+            (
+                "Template",
+                object([
+                    ("id", string()), ("channelId", string()), ("name", string()), ("language", string()),
+                    ("category", string()), ("status", string()), ("components", array(anyObject)),
+                    ("parameters", anyObject), ("createdAt", time),
+                ])
+            ),
+            ("TemplateList", object([("data", array(ref("Template")))], required: ["data"])),
         ]
     }
 }

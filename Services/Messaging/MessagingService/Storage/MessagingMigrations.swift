@@ -39,6 +39,26 @@ enum MessagingMigrations {
                     CREATE INDEX journal_pending ON journal(seq) WHERE processed_at IS NULL;
                     """)
         }
+        migrator.registerMigration("v2-templates") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE template (
+                        id TEXT PRIMARY KEY NOT NULL,
+                        org_id TEXT NOT NULL,
+                        channel_id TEXT NOT NULL,
+                        name TEXT NOT NULL,
+                        language TEXT NOT NULL,
+                        category TEXT NOT NULL,
+                        components TEXT NOT NULL,
+                        status TEXT NOT NULL,
+                        header_parameters INTEGER NOT NULL,
+                        body_parameters INTEGER NOT NULL,
+                        button_parameters TEXT NOT NULL,
+                        created_at INTEGER NOT NULL
+                    );
+                    CREATE UNIQUE INDEX template_channel_name ON template(channel_id, name, language);
+                    """)
+        }
         return migrator
     }
 }

@@ -1,0 +1,103 @@
+import Foundation
+import GRPCCore
+import MessagingKit
+import ServiceKit
+
+/// Validation of a template registration and the parameter counts its components declare (`{{1}}` … `{{n}}`,
+/// numbered from 1 without gaps in each component, as Meta requires).
+enum TemplateRules {
+    static let categories: Set<String> = ["MARKETING", "UTILITY", "AUTHENTICATION"]
+    static let statuses: Set<String> = ["APPROVED", "PENDING", "REJECTED"]
+
+    struct Checked: Equatable {
+        var name: String
+        var language: String
+        var category: String
+        var status: String
+        var componentsJSON: String
+        var header: Int
+        var body: Int
+        var buttons: [Int]
+    }
+
+    static func check(name: String, language: String, category: String, status: String, componentsJSON: String)
+        throws(ServiceFailure) -> Checked
+    {
+        let name = name.trimmingCharacters(in: .whitespaces)
+        guard (1...512).contains(name.count),
+            name.allSatisfy({ ($0.isASCII && ($0.isLowercase || $0.isNumber)) || $0 == "_" })
+        else {
+            throw .invalid("invalid_template_name", "name is 1–512 lower-case letters, digits or '_'", field: "name")
+        }
+        let language = language.trimmingCharacters(in: .whitespaces)
+        guard language.range(of: #"^[a-z]{2,3}(_[A-Z]{2})?$"#, options: .regularExpression) != nil else {
+            throw .invalid("invalid_language", "language is a code like en or en_US", field: "language")
+        }
+        let category = category.isEmpty ? "UTILITY" : category.uppercased()
+        guard categories.contains(category) else {
+            throw .invalid("invalid_category", "category is MARKETING, UTILITY or AUTHENTICATION", field: "category")
+        }
+        let status = status.isEmpty ? "APPROVED" : status.uppercased()
+        guard statuses.contains(status) else {
+            throw .invalid("invalid_status", "status is APPROVED, PENDING or REJECTED", field: "status")
+        }
+        guard let components = try? JSONSerialization.jsonObject(with: Data(componentsJSON.utf8)) as? [[String: Any]],
+            !components.isEmpty
+        else { throw .invalid("invalid_components", "components must be a non-empty JSON array of objects", field: "components") }
+        var header = 0
+        var body: Int?
+        var buttons: [Int] = []
+        for component in components {
+            let type = (component["type"] as? String)?.uppercased() ?? ""
+            switch type {
+            case "HEADER":
+                header = try parameters(in: component["text"] as? String ?? "", component: "header")
+            case "BODY":
+                guard let text = component["text"] as? String, !text.isEmpty else {
+                    throw .invalid("invalid_components", "the BODY component needs its text", field: "components")
+                }
+                body = try parameters(in: text, component: "body")
+            case "FOOTER":
+                break
+            case "BUTTONS":
+                for button in component["buttons"] as? [[String: Any]] ?? [] {
+                    buttons.append(try parameters(in: button["url"] as? String ?? "", component: "button"))
+                }
+            default:
+                throw .invalid(
+                    "invalid_components", "component type must be HEADER, BODY, FOOTER or BUTTONS", field: "components")
+            }
+        }
+        guard let body else {
+            throw .invalid("invalid_components", "a template needs a BODY component", field: "components")
+        }
+        let normalized = (try? JSONSerialization.data(withJSONObject: components, options: [.sortedKeys]))
+            .map { String(decoding: $0, as: UTF8.self) } ?? componentsJSON
+        return Checked(
+            name: name, language: language, category: category, status: status, componentsJSON: normalized,
+            header: header, body: body, buttons: buttons)
+    }
+
+    /// How many parameters a component text declares: `{{1}}` … `{{n}}`, each number from 1 to n present.
+    static func parameters(in text: String, component: String) throws(ServiceFailure) -> Int {
+        var numbers: Set<Int> = []
+        var rest = Substring(text)
+        while let open = rest.range(of: "{{") {
+            guard let close = rest[open.upperBound...].range(of: "}}") else { break }
+            guard let number = Int(rest[open.upperBound..<close.lowerBound].trimmingCharacters(in: .whitespaces)),
+                number >= 1
+            else {
+                throw .invalid(
+                    "invalid_components", "\(component) parameters are written {{1}}, {{2}}, …", field: "components")
+            }
+            numbers.insert(number)
+            rest = rest[close.upperBound...]
+        }
+        guard numbers == Set(numbers.isEmpty ? [] : Array(1...numbers.max()!)) else {
+            throw .invalid(
+                "invalid_components", "\(component) parameters must be numbered {{1}} to {{n}} without gaps",
+                field: "components")
+        }
+        return numbers.count
+    }
+}
