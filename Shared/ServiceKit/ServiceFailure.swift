@@ -86,3 +86,9 @@ extension ServiceFailure {
                   field: proto.field.isEmpty ? nil : proto.field, details: proto.details)
     }
 }
+
+/// The org an RPC acts for: every request names one (INVALID_ARGUMENT `missing_org` otherwise).
+public func requireOrg(_ orgID: String) throws(ServiceFailure) -> String {
+    guard !orgID.isEmpty else { throw .invalid("missing_org", "org_id is required", field: "org_id") }
+    return orgID
+}

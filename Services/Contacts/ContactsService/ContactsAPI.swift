@@ -334,10 +334,6 @@ public struct ContactsAPI: Switchboard_Contacts_V1_ContactsService.SimpleService
         }
     }
 
-    private func requireOrg(_ orgID: String) throws(ServiceFailure) -> String {
-        guard !orgID.isEmpty else { throw .invalid("missing_org", "org_id is required", field: "org_id") }
-        return orgID
-    }
 
     private func consentSource(_ raw: String) throws(ServiceFailure) -> String {
         if raw.isEmpty { return ConsentSource.api.rawValue }

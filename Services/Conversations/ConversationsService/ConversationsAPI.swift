@@ -225,10 +225,6 @@ public struct ConversationsAPI: Switchboard_Conversations_V1_ConversationsServic
         return .with { $0.text = text }
     }
 
-    private func requireOrg(_ orgID: String) throws(ServiceFailure) -> String {
-        guard !orgID.isEmpty else { throw .invalid("missing_org", "org_id is required", field: "org_id") }
-        return orgID
-    }
 }
 
 extension String {

@@ -213,10 +213,6 @@ public struct MessagingAPI: Switchboard_Messaging_V1_MessagingService.SimpleServ
         }
     }
 
-    private func requireOrg(_ orgID: String) throws(ServiceFailure) -> String {
-        guard !orgID.isEmpty else { throw .invalid("missing_org", "org_id is required", field: "org_id") }
-        return orgID
-    }
 }
 
 /// Comparison whose time does not depend on where the inputs differ.
