@@ -2,13 +2,17 @@ public import Foundation
 import Synchronization
 
 /// Time-ordered identifiers (UUIDv7, RFC 9562): 48-bit Unix milliseconds, then random bits, lower-case.
+///
+/// Monotonic within a process (RFC 9562 §6.2, method 3): an id made in the same millisecond as the previous one
+/// (or with a clock that stepped back) continues from it, incremented, so ids made one after another sort in that
+/// order — a batch of messages recorded in one transaction keeps its order.
 public enum Identifier {
     public static func make(at date: Date = Date()) -> String {
-        let millis = UInt64(max(0, date.timeIntervalSince1970 * 1000))
-        let random = IdentifierRandom.shared.withLock { ($0.next(), $0.next()) }
+        let now = UInt64(max(0, date.timeIntervalSince1970 * 1000))
+        let (millis, random12, random62) = IdentifierRandom.shared.withLock { state in state.nextID(millis: now) }
         // 48 bits of time, version 7, 12 random bits, variant 10, 62 random bits.
-        let high = (millis << 16) | 0x7000 | (random.0 & 0x0FFF)
-        let low = (random.1 & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000
+        let high = (millis << 16) | 0x7000 | (random12 & 0x0FFF)
+        let low = (random62 & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000
         return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 36) { buffer in
             let digits: StaticString = "0123456789abcdef"
             var position = 0
@@ -55,6 +59,32 @@ public enum Identifier {
 struct IdentifierRandom: RandomNumberGenerator {
     static let shared = Mutex(IdentifierRandom())
     private var state: (UInt64, UInt64, UInt64, UInt64)
+    private var last: (millis: UInt64, random12: UInt64, random62: UInt64) = (0, 0, 0)
+
+    /// The time and random fields of the next id: fresh random bits in a new millisecond, else the previous id's
+    /// 74 random bits plus a random step of 1…2^32 (carrying into the 12 high bits, then into the time).
+    mutating func nextID(millis now: UInt64) -> (UInt64, UInt64, UInt64) {
+        if now > last.millis {
+            last = (now, next() & 0x0FFF, next() & 0x3FFF_FFFF_FFFF_FFFF)
+        } else if last.millis - now > 10_000 {
+            // An explicit time well in the past (`make(at:)`), not a clock step: an id of its own.
+            return (now, next() & 0x0FFF, next() & 0x3FFF_FFFF_FFFF_FFFF)
+        } else {
+            var random62 = last.random62 + 1 + (next() & 0xFFFF_FFFF)
+            var random12 = last.random12
+            var millis = last.millis
+            if random62 > 0x3FFF_FFFF_FFFF_FFFF {
+                random62 &= 0x3FFF_FFFF_FFFF_FFFF
+                random12 += 1
+                if random12 > 0x0FFF {
+                    random12 = 0
+                    millis += 1
+                }
+            }
+            last = (millis, random12, random62)
+        }
+        return (last.millis, last.random12, last.random62)
+    }
 
     init() {
         var system = SystemRandomNumberGenerator()

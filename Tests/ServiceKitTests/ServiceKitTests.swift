@@ -20,6 +20,16 @@ struct IdentifierTests {
         #expect(Set((0..<1000).map { _ in Identifier.make() }).count == 1000)
     }
 
+    /// Ids made one after another sort in the order they were made, even within one millisecond.
+    @Test func identifiersMadeInTheSameMillisecondKeepTheirOrder() {
+        let now = Date()
+        let sameInstant = (0..<5000).map { _ in Identifier.make(at: now) }
+        #expect(sameInstant == sameInstant.sorted())
+        #expect(Set(sameInstant).count == 5000)
+        let running = (0..<5000).map { _ in Identifier.make() }
+        #expect(running == running.sorted())
+    }
+
     @Test(arguments: ["", "not-a-uuid", "01A213E4-319C-7E03-A9DD-AC320A66FD54", "01a213e4-319c-7e03-a9dd-ac320a66fd5", "01a213e4x319c-7e03-a9dd-ac320a66fd54"])
     func invalidIdentifiersAreRefused(text: String) {
         #expect(!Identifier.isValid(text))
