@@ -81,6 +81,19 @@ import Testing
         #expect(other.status == .queued)
     }
 
+    @Test func statusesKeptTooLongAreForgotten() async throws {
+        let store = try ConversationsStore.inMemory()
+        let conversation = try await receive(store, person("c1")).conversation
+        for (id, minute) in [("old", 2), ("recent", 60)] {
+            _ = try await store.updateDelivery(
+                orgID: orgA, channelID: whatsapp, providerMessageID: id, status: .delivered, at: at(minute),
+                errorCode: nil, errorText: nil)
+        }
+        #expect(try await store.purgePendingDeliveries(olderThan: at(30)) == 1)
+        #expect(try await outbound(store, conversation.id, providerID: "old").status == .queued)
+        #expect(try await outbound(store, conversation.id, providerID: "recent").status == .delivered)
+    }
+
     @Test func pendingFailureAppliesToQueuedMessage() async throws {
         let store = try ConversationsStore.inMemory()
         let conversation = try await receive(store, person("c1")).conversation

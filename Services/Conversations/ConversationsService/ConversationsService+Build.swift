@@ -14,17 +14,21 @@ public func makeConversationsServices(config: ConfigReader, logger: Logger) thro
     return [server, TrashPurge(store: store, logger: logger)]
 }
 
-/// Deletes for good the conversations soft-deleted more than 30 days ago, hourly.
+/// Hourly: deletes for good the conversations soft-deleted more than 30 days ago, and forgets delivery statuses
+/// kept for 7 days for a message that never appeared.
 struct TrashPurge: Service {
     let store: ConversationsStore
     let logger: Logger
     static let retention: Millis = 30 * 24 * 60 * 60 * 1000
+    static let pendingRetention: Millis = 7 * 24 * 60 * 60 * 1000
 
     func run() async throws {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
                 let purged = try await store.purgeDeleted(olderThan: Millis.now() - Self.retention)
                 if purged > 0 { logger.info("purged \(purged) conversations deleted more than 30 days ago") }
+                let forgotten = try await store.purgePendingDeliveries(olderThan: Millis.now() - Self.pendingRetention)
+                if forgotten > 0 { logger.info("forgot \(forgotten) delivery statuses of messages never recorded") }
             } catch {
                 logger.error("trash purge failed: \(error)")
             }

@@ -123,4 +123,13 @@ extension ConversationsStore {
             return db.changesCount
         }
     }
+
+    /// Forgets delivery statuses kept for messages that were never recorded (a status for a message sent by
+    /// another system, or one whose send failed before it was recorded) once they are older than `cutoff`.
+    public func purgePendingDeliveries(olderThan cutoff: Millis) async throws -> Int {
+        try await writer.write { db in
+            try db.execute(sql: "DELETE FROM pending_delivery WHERE at < ?", arguments: [cutoff])
+            return db.changesCount
+        }
+    }
 }
