@@ -37,3 +37,13 @@ extension Millis {
     clock_gettime(CLOCK_REALTIME, &spec)
     return Int64(spec.tv_sec) * 1000 + Int64(spec.tv_nsec) / 1_000_000
 }
+
+/// A `LIKE … ESCAPE '\\'` pattern matching `text` anywhere, with `%`, `_` and `\\` in it taken literally.
+public func likePattern(containing text: String) -> String {
+    var escaped = ""
+    for character in text {
+        if character == "%" || character == "_" || character == "\\" { escaped.append("\\") }
+        escaped.append(character)
+    }
+    return "%\(escaped)%"
+}

@@ -177,21 +177,6 @@ extension String {
 }
 
 extension ContactsClient {
-    /// Finds or creates the sender of an inbound message and applies what the message means for the contact
-    /// (first-message opt-in, STOP/START, auto-tag rules, ad attribution). Idempotent per message id.
-    public func resolveInbound(orgID: String, sender: InboundSender, messageID: String, at: Millis, text: String?,
-                               referral: [String: String]?) async throws(ServiceFailure) -> InboundContact {
-        let request = Self.request(
-            InboundItem(orgID: orgID, sender: sender, messageID: messageID, at: at, text: text, referral: referral))
-        // Idempotent on the server (per message id), so a retry after UNAVAILABLE is safe.
-        let response = try await caller.call("ResolveInbound", idempotent: true) { metadata, options in
-            try await client.resolveInbound(request, metadata: metadata, options: options)
-        }
-        return InboundContact(response)
-    }
-}
-
-extension ContactsClient {
     /// One inbound message to resolve (see `resolveInbound`).
     public struct InboundItem: Sendable {
         public var orgID: String

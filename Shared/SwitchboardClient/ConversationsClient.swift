@@ -15,26 +15,6 @@ public struct ConversationsClient<Transport: ClientTransport>: Sendable {
         self.caller = caller
     }
 
-    /// Idempotent on the server (deduplicated by provider message id), so retried on UNAVAILABLE.
-    @discardableResult
-    public func recordInbound(
-        orgID: String, channelID: String, medium: String, contact: ContactSnapshot, mergedContactIDs: [String],
-        message: InboundMessage
-    ) async throws(ServiceFailure) -> (message: ConversationsKit.Message, conversation: Conversation, duplicate: Bool) {
-        let request = Switchboard_Conversations_V1_RecordInboundRequest.with {
-            $0.orgID = orgID
-            $0.channelID = channelID
-            $0.medium = medium
-            $0.contact = .init(contact)
-            $0.mergedContactIds = mergedContactIDs
-            $0.message = .init(message)
-        }
-        let response = try await caller.call("RecordInbound", idempotent: true) { metadata, options in
-            try await client.recordInbound(request, metadata: metadata, options: options)
-        }
-        return (ConversationsKit.Message(response.message), Conversation(response.conversation), response.duplicate)
-    }
-
     /// One inbound message to record (see `recordInbound`).
     public struct InboundItem: Sendable {
         public var orgID: String

@@ -79,22 +79,6 @@ public struct MessagingClient<Transport: ClientTransport>: Sendable {
         }
     }
 
-    /// Journals a webhook; answers `accepted` or `unknown_channel`. Not retried here: the provider retries.
-    public func ingestWebhook(provider: String, body: Data, signature: String?, channelID: String?, url: String?)
-        async throws(ServiceFailure) -> String
-    {
-        let request = Switchboard_Messaging_V1_IngestWebhookRequest.with {
-            $0.provider = provider
-            $0.body = body
-            $0.signature = signature ?? ""
-            $0.channelID = channelID ?? ""
-            $0.url = url ?? ""
-        }
-        return try await caller.call("IngestWebhook", idempotent: false) { metadata, options in
-            try await client.ingestWebhook(request, metadata: metadata, options: options)
-        }.outcome
-    }
-
     /// One webhook to journal (see `ingestWebhooks`).
     public struct Webhook: Sendable {
         public var provider: String

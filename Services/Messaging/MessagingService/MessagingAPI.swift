@@ -54,10 +54,10 @@ public struct MessagingAPI: Switchboard_Messaging_V1_MessagingService.SimpleServ
     public func verifySubscription(
         request: Switchboard_Messaging_V1_VerifySubscriptionRequest, context: ServerContext
     ) async throws -> Switchboard_Messaging_V1_VerifySubscriptionResponse {
-        let token = Array(request.verifyToken.utf8)
+        let token = request.verifyToken
         let matches = try await store.whatsappChannels().contains { stored in
             guard let expected = stored.secrets[.verifyToken], !token.isEmpty else { return false }
-            return ConstantTime.equal(Array(expected.utf8), token)
+            return constantTimeEqual(expected, token)
         }
         guard matches else {
             throw ServiceFailure(.permissionDenied, "verification_failed", "no WhatsApp channel has this verify token")
@@ -213,14 +213,4 @@ public struct MessagingAPI: Switchboard_Messaging_V1_MessagingService.SimpleServ
         }
     }
 
-}
-
-/// Comparison whose time does not depend on where the inputs differ.
-enum ConstantTime {
-    static func equal(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        guard a.count == b.count else { return false }
-        var difference: UInt8 = 0
-        for index in a.indices { difference |= a[index] ^ b[index] }
-        return difference == 0
-    }
 }

@@ -57,11 +57,11 @@ public final class ContactsStore: Sendable {
             arguments.append(optedIn)
         }
         if let text = query.text?.trimmed.lowercased(), !text.isEmpty {
-            var patterns = [Self.likePattern(text)]
+            var patterns = [likePattern(containing: text)]
             let phoneChars = Set("+0123456789 -.()")
             let digits = text.filter(\.isNumber)
             if digits.count >= 3, text.allSatisfy({ phoneChars.contains($0) }), digits != text {
-                patterns.append(Self.likePattern(digits))
+                patterns.append(likePattern(containing: digits))
             }
             conditions.append("(" + patterns.map { _ in "search LIKE ? ESCAPE '\\'" }.joined(separator: " OR ") + ")")
             arguments.append(contentsOf: patterns.map { $0 })
@@ -106,15 +106,6 @@ public final class ContactsStore: Sendable {
             throw ContactsFailure.invalidCursor
         }
         return parts[0]
-    }
-
-    static func likePattern(_ text: String) -> String {
-        var escaped = ""
-        for character in text {
-            if character == "%" || character == "_" || character == "\\" { escaped.append("\\") }
-            escaped.append(character)
-        }
-        return "%\(escaped)%"
     }
 
     public func tagCounts(orgID: String) async throws -> [(tag: String, count: Int64)] {

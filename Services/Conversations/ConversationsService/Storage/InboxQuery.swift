@@ -88,7 +88,7 @@ struct InboxQuery {
                 // One or two characters: too short for trigrams, matched while walking the inbox in order.
                 conditions.append(
                     "(" + fragments.map { _ in "search LIKE ? ESCAPE '\\'" }.joined(separator: " OR ") + ")")
-                arguments.append(contentsOf: fragments.map(Self.likePattern))
+                arguments.append(contentsOf: fragments.map { likePattern(containing: $0) })
             }
         }
     }
@@ -126,15 +126,6 @@ struct InboxQuery {
             ORDER BY last_activity_at DESC, id DESC LIMIT \(limit)
             """
         return (sql, StatementArguments(arguments))
-    }
-
-    static func likePattern(_ text: String) -> String {
-        var escaped = ""
-        for character in text {
-            if character == "%" || character == "_" || character == "\\" { escaped.append("\\") }
-            escaped.append(character)
-        }
-        return "%\(escaped)%"
     }
 }
 
