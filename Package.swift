@@ -23,7 +23,9 @@ let hummingbird = Target.Dependency.product(name: "Hummingbird", package: "hummi
 let hummingbirdTesting = Target.Dependency.product(name: "HummingbirdTesting", package: "hummingbird")
 let nioPosix = Target.Dependency.product(name: "NIOPosix", package: "swift-nio")
 let nioCore = Target.Dependency.product(name: "NIOCore", package: "swift-nio")
+let nioHTTP1 = Target.Dependency.product(name: "NIOHTTP1", package: "swift-nio")
 let crypto = Target.Dependency.product(name: "Crypto", package: "swift-crypto")
+let httpClient = Target.Dependency.product(name: "AsyncHTTPClient", package: "async-http-client")
 
 let package = Package(
     name: "switchboard",
@@ -49,6 +51,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // Generated protobuf messages and gRPC stubs for every contract in Protos/ (committed, never edited).
@@ -134,7 +137,7 @@ let package = Package(
             name: "MessagingService",
             dependencies: [
                 "MessagingKit", "ContactsKit", "ConversationsKit", "ServiceKit", "SwitchboardClient", "SwitchboardProtos", grpcCore, grdb,
-                lifecycle, logging, protobuf, crypto,
+                lifecycle, logging, protobuf, crypto, httpClient, nioCore, nioHTTP1,
             ],
             path: "Services/Messaging/MessagingService",
             swiftSettings: upcoming
@@ -205,7 +208,10 @@ let package = Package(
         ),
         .testTarget(
             name: "MessagingServiceTests",
-            dependencies: ["MessagingService", "MessagingKit", "ContactsKit", "ServiceKit", "SwitchboardProtos", grpcCore, grdb, logging],
+            dependencies: [
+                "MessagingService", "MessagingKit", "ContactsKit", "ConversationsKit", "ServiceKit", "SwitchboardProtos",
+                grpcCore, grdb, logging,
+            ],
             path: "Tests/MessagingServiceTests",
             swiftSettings: upcoming
         ),

@@ -74,6 +74,9 @@ public struct Conversation: Sendable, Equatable {
     public var resolvedAt: Millis?
     /// Set while soft-deleted (restorable for 30 days).
     public var deletedAt: Millis?
+    /// The channel switcher: the channel the last outbound message went through, when not the conversation's own.
+    public var replyChannelID: String?
+    public var replyMedium: Medium?
 
     public init(
         id: String, orgID: String, contact: ContactSnapshot, channelID: String, medium: Medium,

@@ -26,13 +26,17 @@ public struct Message: Sendable, Equatable {
     public var recordedAt: Millis
     public var statusAt: Millis
     public var senderAgentID: String?
+    /// Why a failed outbound message failed (window_closed, undeliverable, template_error, token_invalid,
+    /// opted_out, invalid_number, provider_unavailable, provider_error).
+    public var failureReason: String?
 
     public init(
         id: String, orgID: String, conversationID: String, contactID: String, channelID: String,
         direction: MessageDirection, type: String, text: String, contentJSON: String, providerMessageID: String?,
         status: DeliveryStatus, errorCode: String?, errorText: String?, replyToProviderID: String?, forwarded: Bool,
-        sentAt: Millis?, recordedAt: Millis, statusAt: Millis, senderAgentID: String?
+        sentAt: Millis?, recordedAt: Millis, statusAt: Millis, senderAgentID: String?, failureReason: String? = nil
     ) {
+        self.failureReason = failureReason
         self.id = id
         self.orgID = orgID
         self.conversationID = conversationID
@@ -115,5 +119,29 @@ public struct InboxFilter: Sendable, Equatable {
         self.query = query
         self.contactID = contactID
         self.deleted = deleted
+    }
+}
+
+/// Delivery progress of an accepted outbound message, as messaging's worker reports it.
+public struct DeliveryUpdate: Sendable, Equatable {
+    public var messageID: String
+    public var status: DeliveryStatus
+    public var providerMessageID: String?
+    public var at: Millis
+    public var errorCode: String?
+    public var errorText: String?
+    public var failureReason: String?
+
+    public init(
+        messageID: String, status: DeliveryStatus, providerMessageID: String? = nil, at: Millis,
+        errorCode: String? = nil, errorText: String? = nil, failureReason: String? = nil
+    ) {
+        self.messageID = messageID
+        self.status = status
+        self.providerMessageID = providerMessageID
+        self.at = at
+        self.errorCode = errorCode
+        self.errorText = errorText
+        self.failureReason = failureReason
     }
 }

@@ -56,6 +56,8 @@ extension Switchboard_Conversations_V1_Conversation {
         createdAt = .init(millis: conversation.createdAt)
         if let at = conversation.resolvedAt { resolvedAt = .init(millis: at) }
         if let at = conversation.deletedAt { deletedAt = .init(millis: at) }
+        replyChannelID = conversation.replyChannelID ?? ""
+        replyMedium = conversation.replyMedium?.rawValue ?? ""
     }
 }
 
@@ -74,6 +76,8 @@ extension Conversation {
                     type: proto.lastMessage.type, text: proto.lastMessage.text, at: proto.lastMessage.at.millis) : nil,
             createdAt: proto.createdAt.millis, resolvedAt: proto.hasResolvedAt ? proto.resolvedAt.millis : nil,
             deletedAt: proto.hasDeletedAt ? proto.deletedAt.millis : nil)
+        replyChannelID = proto.replyChannelID.nonEmpty
+        replyMedium = Medium(rawValue: proto.replyMedium)
     }
 }
 
@@ -99,6 +103,7 @@ extension Switchboard_Conversations_V1_Message {
         recordedAt = .init(millis: message.recordedAt)
         statusAt = .init(millis: message.statusAt)
         senderAgentID = message.senderAgentID ?? ""
+        failureReason = message.failureReason ?? ""
     }
 }
 
@@ -113,7 +118,7 @@ extension Message {
             errorText: proto.errorText.nonEmpty, replyToProviderID: proto.replyToProviderID.nonEmpty,
             forwarded: proto.forwarded, sentAt: proto.hasSentAt ? proto.sentAt.millis : nil,
             recordedAt: proto.recordedAt.millis, statusAt: proto.statusAt.millis,
-            senderAgentID: proto.senderAgentID.nonEmpty)
+            senderAgentID: proto.senderAgentID.nonEmpty, failureReason: proto.failureReason.nonEmpty)
     }
 }
 
@@ -209,4 +214,30 @@ extension QuickReply {
 
 extension String {
     var nonEmpty: String? { isEmpty ? nil : self }
+}
+
+extension Switchboard_Conversations_V1_DeliveryUpdate {
+    public init(_ update: DeliveryUpdate) {
+        self.init()
+        messageID = update.messageID
+        status = update.status.rawValue
+        providerMessageID = update.providerMessageID ?? ""
+        at = .init(millis: update.at)
+        errorCode = update.errorCode ?? ""
+        errorText = update.errorText ?? ""
+        failureReason = update.failureReason ?? ""
+    }
+}
+
+extension DeliveryUpdate {
+    /// nil when the status is not one a delivery can report.
+    public init?(_ proto: Switchboard_Conversations_V1_DeliveryUpdate) {
+        guard let status = DeliveryStatus(rawValue: proto.status), status != .received, status != .queued,
+            !proto.messageID.isEmpty
+        else { return nil }
+        self.init(
+            messageID: proto.messageID, status: status, providerMessageID: proto.providerMessageID.nonEmpty,
+            at: proto.hasAt ? proto.at.millis : .now(), errorCode: proto.errorCode.nonEmpty,
+            errorText: proto.errorText.nonEmpty, failureReason: proto.failureReason.nonEmpty)
+    }
 }

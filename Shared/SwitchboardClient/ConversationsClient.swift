@@ -64,6 +64,43 @@ public struct ConversationsClient<Transport: ClientTransport>: Sendable {
         }
     }
 
+    /// Records an accepted outbound message under messaging's message id: idempotent (a second call answers the
+    /// stored message), so retried on UNAVAILABLE. Without a conversation id it goes to the contact's open
+    /// conversation on the channel, opened when there is none.
+    public func recordOutbound(
+        orgID: String, messageID: String, conversationID: String?, contact: ContactSnapshot?, channelID: String,
+        medium: Medium, type: String, text: String, contentJSON: String, senderAgentID: String?
+    ) async throws(ServiceFailure) -> ConversationsKit.Message {
+        let request = Switchboard_Conversations_V1_RecordOutboundRequest.with {
+            $0.orgID = orgID
+            $0.messageID = messageID
+            $0.conversationID = conversationID ?? ""
+            if let contact { $0.contact = .init(contact) }
+            $0.channelID = channelID
+            $0.medium = medium.rawValue
+            $0.type = type
+            $0.text = text
+            $0.contentJson = contentJSON
+            $0.senderAgentID = senderAgentID ?? ""
+        }
+        return ConversationsKit.Message(
+            try await caller.call("RecordOutbound", idempotent: true) { metadata, options in
+                try await client.recordOutbound(request, metadata: metadata, options: options)
+            })
+    }
+
+    /// Delivery progress of accepted messages, by message id (at most 1,000 per call). Statuses only move
+    /// forward, so a retry is harmless. Answers, per update, whether the message is known.
+    public func updateDeliveries(orgID: String, _ updates: [DeliveryUpdate]) async throws(ServiceFailure) -> [Bool] {
+        let request = Switchboard_Conversations_V1_UpdateDeliveriesRequest.with {
+            $0.orgID = orgID
+            $0.updates = updates.map(Switchboard_Conversations_V1_DeliveryUpdate.init)
+        }
+        return try await caller.call("UpdateDeliveries", idempotent: true) { metadata, options in
+            try await client.updateDeliveries(request, metadata: metadata, options: options)
+        }.found
+    }
+
     /// Statuses only move forward on the server, so a retry is harmless.
     public func updateDelivery(
         orgID: String, channelID: String, providerMessageID: String, status: String, at: Millis, errorCode: String?,

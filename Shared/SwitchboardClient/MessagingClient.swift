@@ -2,6 +2,7 @@ public import GRPCCore
 public import MessagingKit
 public import ServiceKit
 public import Foundation
+public import ConversationsKit
 import SwiftProtobuf
 import SwitchboardProtos
 
@@ -140,6 +141,30 @@ public struct MessagingClient<Transport: ClientTransport>: Sendable {
             try await client.simulateInbound(request, metadata: metadata, options: options)
         }
         return (response.channelID, response.providerMessageID, response.journalID)
+    }
+
+    // MARK: sending
+
+    /// One send (see `SendRequest`): the accepted message (status queued) and whether it is the replay of an
+    /// earlier send with the same idempotency key. Retried on UNAVAILABLE only with a key (then it is safe).
+    public func send(
+        orgID: String, conversationID: String?, contactID: String?, channelID: String?, medium: String?,
+        idempotencyKey: String?, senderAgentID: String?, messageJSON: String
+    ) async throws(ServiceFailure) -> (message: ConversationsKit.Message, replayed: Bool) {
+        let request = Switchboard_Messaging_V1_SendRequest.with {
+            $0.orgID = orgID
+            $0.conversationID = conversationID ?? ""
+            $0.contactID = contactID ?? ""
+            $0.channelID = channelID ?? ""
+            $0.medium = medium ?? ""
+            $0.idempotencyKey = idempotencyKey ?? ""
+            $0.senderAgentID = senderAgentID ?? ""
+            $0.messageJson = messageJSON
+        }
+        let response = try await caller.call("Send", idempotent: idempotencyKey != nil) { metadata, options in
+            try await client.send(request, metadata: metadata, options: options)
+        }
+        return (ConversationsKit.Message(response.message), response.replayed)
     }
 
     // MARK: templates

@@ -62,6 +62,19 @@ public enum Switchboard_Conversations_V1_ConversationsService: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "UpdateDeliveries" metadata.
+        public enum UpdateDeliveries: Sendable {
+            /// Request type for "UpdateDeliveries".
+            public typealias Input = Switchboard_Conversations_V1_UpdateDeliveriesRequest
+            /// Response type for "UpdateDeliveries".
+            public typealias Output = Switchboard_Conversations_V1_UpdateDeliveriesResponse
+            /// Descriptor for "UpdateDeliveries".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "switchboard.conversations.v1.ConversationsService"),
+                method: "UpdateDeliveries",
+                type: .unary
+            )
+        }
         /// Namespace for "UpdateDelivery" metadata.
         public enum UpdateDelivery: Sendable {
             /// Request type for "UpdateDelivery".
@@ -236,6 +249,7 @@ public enum Switchboard_Conversations_V1_ConversationsService: Sendable {
             RecordInbound.descriptor,
             RecordInboundBatch.descriptor,
             RecordOutbound.descriptor,
+            UpdateDeliveries.descriptor,
             UpdateDelivery.descriptor,
             ListConversations.descriptor,
             GetConversation.descriptor,
@@ -317,7 +331,8 @@ extension Switchboard_Conversations_V1_ConversationsService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Records an outbound message (sending arrives with the outbound work; tests and the sandbox use it).
+        /// > Records an outbound message accepted by messaging (idempotent on `message_id`): in the given conversation,
+        /// > or in the contact's open conversation on the channel (opened when there is none).
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Switchboard_Conversations_V1_RecordOutboundRequest` messages.
@@ -330,6 +345,24 @@ extension Switchboard_Conversations_V1_ConversationsService {
             request: GRPCCore.StreamingServerRequest<Switchboard_Conversations_V1_RecordOutboundRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Conversations_V1_Message>
+
+        /// Handle the "UpdateDeliveries" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Delivery progress reported by messaging's worker, by message id (sets the provider id on `sent`).
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Switchboard_Conversations_V1_UpdateDeliveriesRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Switchboard_Conversations_V1_UpdateDeliveriesResponse` messages.
+        func updateDeliveries(
+            request: GRPCCore.StreamingServerRequest<Switchboard_Conversations_V1_UpdateDeliveriesRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Conversations_V1_UpdateDeliveriesResponse>
 
         /// Handle the "UpdateDelivery" method.
         ///
@@ -602,7 +635,8 @@ extension Switchboard_Conversations_V1_ConversationsService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Records an outbound message (sending arrives with the outbound work; tests and the sandbox use it).
+        /// > Records an outbound message accepted by messaging (idempotent on `message_id`): in the given conversation,
+        /// > or in the contact's open conversation on the channel (opened when there is none).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Switchboard_Conversations_V1_RecordOutboundRequest` message.
@@ -615,6 +649,24 @@ extension Switchboard_Conversations_V1_ConversationsService {
             request: GRPCCore.ServerRequest<Switchboard_Conversations_V1_RecordOutboundRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Switchboard_Conversations_V1_Message>
+
+        /// Handle the "UpdateDeliveries" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Delivery progress reported by messaging's worker, by message id (sets the provider id on `sent`).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Conversations_V1_UpdateDeliveriesRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Switchboard_Conversations_V1_UpdateDeliveriesResponse` message.
+        func updateDeliveries(
+            request: GRPCCore.ServerRequest<Switchboard_Conversations_V1_UpdateDeliveriesRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Switchboard_Conversations_V1_UpdateDeliveriesResponse>
 
         /// Handle the "UpdateDelivery" method.
         ///
@@ -885,7 +937,8 @@ extension Switchboard_Conversations_V1_ConversationsService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Records an outbound message (sending arrives with the outbound work; tests and the sandbox use it).
+        /// > Records an outbound message accepted by messaging (idempotent on `message_id`): in the given conversation,
+        /// > or in the contact's open conversation on the channel (opened when there is none).
         ///
         /// - Parameters:
         ///   - request: A `Switchboard_Conversations_V1_RecordOutboundRequest` message.
@@ -898,6 +951,24 @@ extension Switchboard_Conversations_V1_ConversationsService {
             request: Switchboard_Conversations_V1_RecordOutboundRequest,
             context: GRPCCore.ServerContext
         ) async throws -> Switchboard_Conversations_V1_Message
+
+        /// Handle the "UpdateDeliveries" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Delivery progress reported by messaging's worker, by message id (sets the provider id on `sent`).
+        ///
+        /// - Parameters:
+        ///   - request: A `Switchboard_Conversations_V1_UpdateDeliveriesRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Switchboard_Conversations_V1_UpdateDeliveriesResponse` to respond with.
+        func updateDeliveries(
+            request: Switchboard_Conversations_V1_UpdateDeliveriesRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Switchboard_Conversations_V1_UpdateDeliveriesResponse
 
         /// Handle the "UpdateDelivery" method.
         ///
@@ -1159,6 +1230,17 @@ extension Switchboard_Conversations_V1_ConversationsService.StreamingServiceProt
             }
         )
         router.registerHandler(
+            forMethod: Switchboard_Conversations_V1_ConversationsService.Method.UpdateDeliveries.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Conversations_V1_UpdateDeliveriesRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Conversations_V1_UpdateDeliveriesResponse>(),
+            handler: { request, context in
+                try await self.updateDeliveries(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
             forMethod: Switchboard_Conversations_V1_ConversationsService.Method.UpdateDelivery.descriptor,
             deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Conversations_V1_UpdateDeliveryRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Conversations_V1_UpdateDeliveryResponse>(),
@@ -1334,6 +1416,17 @@ extension Switchboard_Conversations_V1_ConversationsService.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Conversations_V1_Message> {
         let response = try await self.recordOutbound(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func updateDeliveries(
+        request: GRPCCore.StreamingServerRequest<Switchboard_Conversations_V1_UpdateDeliveriesRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Conversations_V1_UpdateDeliveriesResponse> {
+        let response = try await self.updateDeliveries(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -1519,6 +1612,19 @@ extension Switchboard_Conversations_V1_ConversationsService.SimpleServiceProtoco
     ) async throws -> GRPCCore.ServerResponse<Switchboard_Conversations_V1_Message> {
         return GRPCCore.ServerResponse<Switchboard_Conversations_V1_Message>(
             message: try await self.recordOutbound(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func updateDeliveries(
+        request: GRPCCore.ServerRequest<Switchboard_Conversations_V1_UpdateDeliveriesRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Switchboard_Conversations_V1_UpdateDeliveriesResponse> {
+        return GRPCCore.ServerResponse<Switchboard_Conversations_V1_UpdateDeliveriesResponse>(
+            message: try await self.updateDeliveries(
                 request: request.message,
                 context: context
             ),
@@ -1757,7 +1863,8 @@ extension Switchboard_Conversations_V1_ConversationsService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Records an outbound message (sending arrives with the outbound work; tests and the sandbox use it).
+        /// > Records an outbound message accepted by messaging (idempotent on `message_id`): in the given conversation,
+        /// > or in the contact's open conversation on the channel (opened when there is none).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Switchboard_Conversations_V1_RecordOutboundRequest` message.
@@ -1774,6 +1881,29 @@ extension Switchboard_Conversations_V1_ConversationsService {
             deserializer: some GRPCCore.MessageDeserializer<Switchboard_Conversations_V1_Message>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Conversations_V1_Message>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "UpdateDeliveries" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Delivery progress reported by messaging's worker, by message id (sets the provider id on `sent`).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Conversations_V1_UpdateDeliveriesRequest` message.
+        ///   - serializer: A serializer for `Switchboard_Conversations_V1_UpdateDeliveriesRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_Conversations_V1_UpdateDeliveriesResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func updateDeliveries<Result>(
+            request: GRPCCore.ClientRequest<Switchboard_Conversations_V1_UpdateDeliveriesRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_Conversations_V1_UpdateDeliveriesRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_Conversations_V1_UpdateDeliveriesResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Conversations_V1_UpdateDeliveriesResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
 
         /// Call the "UpdateDelivery" method.
@@ -2152,7 +2282,8 @@ extension Switchboard_Conversations_V1_ConversationsService {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Records an outbound message (sending arrives with the outbound work; tests and the sandbox use it).
+        /// > Records an outbound message accepted by messaging (idempotent on `message_id`): in the given conversation,
+        /// > or in the contact's open conversation on the channel (opened when there is none).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Switchboard_Conversations_V1_RecordOutboundRequest` message.
@@ -2175,6 +2306,40 @@ extension Switchboard_Conversations_V1_ConversationsService {
             try await self.client.unary(
                 request: request,
                 descriptor: Switchboard_Conversations_V1_ConversationsService.Method.RecordOutbound.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "UpdateDeliveries" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Delivery progress reported by messaging's worker, by message id (sets the provider id on `sent`).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Conversations_V1_UpdateDeliveriesRequest` message.
+        ///   - serializer: A serializer for `Switchboard_Conversations_V1_UpdateDeliveriesRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_Conversations_V1_UpdateDeliveriesResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func updateDeliveries<Result>(
+            request: GRPCCore.ClientRequest<Switchboard_Conversations_V1_UpdateDeliveriesRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_Conversations_V1_UpdateDeliveriesRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_Conversations_V1_UpdateDeliveriesResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Conversations_V1_UpdateDeliveriesResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Switchboard_Conversations_V1_ConversationsService.Method.UpdateDeliveries.descriptor,
                 serializer: serializer,
                 deserializer: deserializer,
                 options: options,
@@ -2679,7 +2844,8 @@ extension Switchboard_Conversations_V1_ConversationsService.ClientProtocol {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > Records an outbound message (sending arrives with the outbound work; tests and the sandbox use it).
+    /// > Records an outbound message accepted by messaging (idempotent on `message_id`): in the given conversation,
+    /// > or in the contact's open conversation on the channel (opened when there is none).
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Switchboard_Conversations_V1_RecordOutboundRequest` message.
@@ -2699,6 +2865,35 @@ extension Switchboard_Conversations_V1_ConversationsService.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Conversations_V1_RecordOutboundRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Conversations_V1_Message>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "UpdateDeliveries" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Delivery progress reported by messaging's worker, by message id (sets the provider id on `sent`).
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Switchboard_Conversations_V1_UpdateDeliveriesRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func updateDeliveries<Result>(
+        request: GRPCCore.ClientRequest<Switchboard_Conversations_V1_UpdateDeliveriesRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Conversations_V1_UpdateDeliveriesResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.updateDeliveries(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Conversations_V1_UpdateDeliveriesRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Conversations_V1_UpdateDeliveriesResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -3143,7 +3338,8 @@ extension Switchboard_Conversations_V1_ConversationsService.ClientProtocol {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > Records an outbound message (sending arrives with the outbound work; tests and the sandbox use it).
+    /// > Records an outbound message accepted by messaging (idempotent on `message_id`): in the given conversation,
+    /// > or in the contact's open conversation on the channel (opened when there is none).
     ///
     /// - Parameters:
     ///   - message: request message to send.
@@ -3166,6 +3362,39 @@ extension Switchboard_Conversations_V1_ConversationsService.ClientProtocol {
             metadata: metadata
         )
         return try await self.recordOutbound(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "UpdateDeliveries" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Delivery progress reported by messaging's worker, by message id (sets the provider id on `sent`).
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func updateDeliveries<Result>(
+        _ message: Switchboard_Conversations_V1_UpdateDeliveriesRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Conversations_V1_UpdateDeliveriesResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Switchboard_Conversations_V1_UpdateDeliveriesRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.updateDeliveries(
             request: request,
             options: options,
             onResponse: handleResponse

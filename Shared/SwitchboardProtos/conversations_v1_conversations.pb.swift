@@ -416,6 +416,17 @@ public nonisolated struct Switchboard_Conversations_V1_Conversation: @unchecked 
   /// Clears the value of `deletedAt`. Subsequent reads from it will return its default value.
   public mutating func clearDeletedAt() {_uniqueStorage()._deletedAt = nil}
 
+  /// The channel switcher: the channel the last outbound message went through (empty: the conversation's own).
+  public var replyChannelID: String {
+    get {_storage._replyChannelID}
+    set {_uniqueStorage()._replyChannelID = newValue}
+  }
+
+  public var replyMedium: String {
+    get {_storage._replyMedium}
+    set {_uniqueStorage()._replyMedium = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -540,6 +551,13 @@ public nonisolated struct Switchboard_Conversations_V1_Message: @unchecked Senda
   public var senderAgentID: String {
     get {_storage._senderAgentID}
     set {_uniqueStorage()._senderAgentID = newValue}
+  }
+
+  /// Why a failed outbound message failed: window_closed, undeliverable, template_error, token_invalid,
+  /// opted_out, invalid_number, provider_unavailable, provider_error.
+  public var failureReason: String {
+    get {_storage._failureReason}
+    set {_uniqueStorage()._failureReason = newValue}
   }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -680,6 +698,88 @@ public nonisolated struct Switchboard_Conversations_V1_RecordOutboundRequest: Se
   public var status: String = String()
 
   public var senderAgentID: String = String()
+
+  /// Set by messaging: the message id it accepted (a second call with the same id answers the stored message).
+  public var messageID: String = String()
+
+  /// The channel the message goes through when it is not the conversation's own (the channel switcher).
+  public var channelID: String = String()
+
+  public var medium: String = String()
+
+  /// Used when `conversation_id` is empty: the contact's open conversation on `channel_id`, or a new one.
+  public var contact: Switchboard_Conversations_V1_ContactSnapshot {
+    get {_contact ?? Switchboard_Conversations_V1_ContactSnapshot()}
+    set {_contact = newValue}
+  }
+  /// Returns true if `contact` has been explicitly set.
+  public var hasContact: Bool {self._contact != nil}
+  /// Clears the value of `contact`. Subsequent reads from it will return its default value.
+  public mutating func clearContact() {self._contact = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _contact: Switchboard_Conversations_V1_ContactSnapshot? = nil
+}
+
+public nonisolated struct Switchboard_Conversations_V1_DeliveryUpdate: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var messageID: String = String()
+
+  /// sent, delivered, read, failed
+  public var status: String = String()
+
+  public var providerMessageID: String = String()
+
+  public var at: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_at ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_at = newValue}
+  }
+  /// Returns true if `at` has been explicitly set.
+  public var hasAt: Bool {self._at != nil}
+  /// Clears the value of `at`. Subsequent reads from it will return its default value.
+  public mutating func clearAt() {self._at = nil}
+
+  public var errorCode: String = String()
+
+  public var errorText: String = String()
+
+  public var failureReason: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _at: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+}
+
+public nonisolated struct Switchboard_Conversations_V1_UpdateDeliveriesRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var orgID: String = String()
+
+  /// at most 1000
+  public var updates: [Switchboard_Conversations_V1_DeliveryUpdate] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Switchboard_Conversations_V1_UpdateDeliveriesResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// one per update
+  public var found: [Bool] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1620,7 +1720,7 @@ nonisolated extension Switchboard_Conversations_V1_MessagePreview: SwiftProtobuf
 
 nonisolated extension Switchboard_Conversations_V1_Conversation: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Conversation"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}org_id\0\u{1}contact\0\u{3}channel_id\0\u{1}medium\0\u{1}status\0\u{3}assignee_id\0\u{3}last_activity_at\0\u{3}last_inbound_at\0\u{3}unread_count\0\u{1}starred\0\u{1}archived\0\u{3}has_window\0\u{1}window\0\u{3}last_message\0\u{3}created_at\0\u{3}resolved_at\0\u{3}deleted_at\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}org_id\0\u{1}contact\0\u{3}channel_id\0\u{1}medium\0\u{1}status\0\u{3}assignee_id\0\u{3}last_activity_at\0\u{3}last_inbound_at\0\u{3}unread_count\0\u{1}starred\0\u{1}archived\0\u{3}has_window\0\u{1}window\0\u{3}last_message\0\u{3}created_at\0\u{3}resolved_at\0\u{3}deleted_at\0\u{3}reply_channel_id\0\u{3}reply_medium\0")
 
   fileprivate class _StorageClass {
     var _id: String = String()
@@ -1641,6 +1741,8 @@ nonisolated extension Switchboard_Conversations_V1_Conversation: SwiftProtobuf.M
     var _createdAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
     var _resolvedAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
     var _deletedAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+    var _replyChannelID: String = String()
+    var _replyMedium: String = String()
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -1669,6 +1771,8 @@ nonisolated extension Switchboard_Conversations_V1_Conversation: SwiftProtobuf.M
       _createdAt = source._createdAt
       _resolvedAt = source._resolvedAt
       _deletedAt = source._deletedAt
+      _replyChannelID = source._replyChannelID
+      _replyMedium = source._replyMedium
     }
   }
 
@@ -1705,6 +1809,8 @@ nonisolated extension Switchboard_Conversations_V1_Conversation: SwiftProtobuf.M
         case 16: try { try decoder.decodeSingularMessageField(value: &_storage._createdAt) }()
         case 17: try { try decoder.decodeSingularMessageField(value: &_storage._resolvedAt) }()
         case 18: try { try decoder.decodeSingularMessageField(value: &_storage._deletedAt) }()
+        case 19: try { try decoder.decodeSingularStringField(value: &_storage._replyChannelID) }()
+        case 20: try { try decoder.decodeSingularStringField(value: &_storage._replyMedium) }()
         default: break
         }
       }
@@ -1771,6 +1877,12 @@ nonisolated extension Switchboard_Conversations_V1_Conversation: SwiftProtobuf.M
       try { if let v = _storage._deletedAt {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 18)
       } }()
+      if !_storage._replyChannelID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._replyChannelID, fieldNumber: 19)
+      }
+      if !_storage._replyMedium.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._replyMedium, fieldNumber: 20)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1798,6 +1910,8 @@ nonisolated extension Switchboard_Conversations_V1_Conversation: SwiftProtobuf.M
         if _storage._createdAt != rhs_storage._createdAt {return false}
         if _storage._resolvedAt != rhs_storage._resolvedAt {return false}
         if _storage._deletedAt != rhs_storage._deletedAt {return false}
+        if _storage._replyChannelID != rhs_storage._replyChannelID {return false}
+        if _storage._replyMedium != rhs_storage._replyMedium {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -1809,7 +1923,7 @@ nonisolated extension Switchboard_Conversations_V1_Conversation: SwiftProtobuf.M
 
 nonisolated extension Switchboard_Conversations_V1_Message: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Message"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}org_id\0\u{3}conversation_id\0\u{3}contact_id\0\u{3}channel_id\0\u{1}direction\0\u{1}type\0\u{1}text\0\u{3}content_json\0\u{3}provider_message_id\0\u{1}status\0\u{3}error_code\0\u{3}error_text\0\u{3}reply_to_provider_id\0\u{1}forwarded\0\u{3}sent_at\0\u{3}recorded_at\0\u{3}status_at\0\u{3}sender_agent_id\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}org_id\0\u{3}conversation_id\0\u{3}contact_id\0\u{3}channel_id\0\u{1}direction\0\u{1}type\0\u{1}text\0\u{3}content_json\0\u{3}provider_message_id\0\u{1}status\0\u{3}error_code\0\u{3}error_text\0\u{3}reply_to_provider_id\0\u{1}forwarded\0\u{3}sent_at\0\u{3}recorded_at\0\u{3}status_at\0\u{3}sender_agent_id\0\u{3}failure_reason\0")
 
   fileprivate class _StorageClass {
     var _id: String = String()
@@ -1831,6 +1945,7 @@ nonisolated extension Switchboard_Conversations_V1_Message: SwiftProtobuf.Messag
     var _recordedAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
     var _statusAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
     var _senderAgentID: String = String()
+    var _failureReason: String = String()
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -1860,6 +1975,7 @@ nonisolated extension Switchboard_Conversations_V1_Message: SwiftProtobuf.Messag
       _recordedAt = source._recordedAt
       _statusAt = source._statusAt
       _senderAgentID = source._senderAgentID
+      _failureReason = source._failureReason
     }
   }
 
@@ -1897,6 +2013,7 @@ nonisolated extension Switchboard_Conversations_V1_Message: SwiftProtobuf.Messag
         case 17: try { try decoder.decodeSingularMessageField(value: &_storage._recordedAt) }()
         case 18: try { try decoder.decodeSingularMessageField(value: &_storage._statusAt) }()
         case 19: try { try decoder.decodeSingularStringField(value: &_storage._senderAgentID) }()
+        case 20: try { try decoder.decodeSingularStringField(value: &_storage._failureReason) }()
         default: break
         }
       }
@@ -1966,6 +2083,9 @@ nonisolated extension Switchboard_Conversations_V1_Message: SwiftProtobuf.Messag
       if !_storage._senderAgentID.isEmpty {
         try visitor.visitSingularStringField(value: _storage._senderAgentID, fieldNumber: 19)
       }
+      if !_storage._failureReason.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._failureReason, fieldNumber: 20)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1994,6 +2114,7 @@ nonisolated extension Switchboard_Conversations_V1_Message: SwiftProtobuf.Messag
         if _storage._recordedAt != rhs_storage._recordedAt {return false}
         if _storage._statusAt != rhs_storage._statusAt {return false}
         if _storage._senderAgentID != rhs_storage._senderAgentID {return false}
+        if _storage._failureReason != rhs_storage._failureReason {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -2177,7 +2298,7 @@ nonisolated extension Switchboard_Conversations_V1_RecordInboundResponse: SwiftP
 
 nonisolated extension Switchboard_Conversations_V1_RecordOutboundRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RecordOutboundRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}org_id\0\u{3}conversation_id\0\u{1}type\0\u{1}text\0\u{3}content_json\0\u{3}provider_message_id\0\u{1}status\0\u{3}sender_agent_id\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}org_id\0\u{3}conversation_id\0\u{1}type\0\u{1}text\0\u{3}content_json\0\u{3}provider_message_id\0\u{1}status\0\u{3}sender_agent_id\0\u{3}message_id\0\u{3}channel_id\0\u{1}medium\0\u{1}contact\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2193,12 +2314,20 @@ nonisolated extension Switchboard_Conversations_V1_RecordOutboundRequest: SwiftP
       case 6: try { try decoder.decodeSingularStringField(value: &self.providerMessageID) }()
       case 7: try { try decoder.decodeSingularStringField(value: &self.status) }()
       case 8: try { try decoder.decodeSingularStringField(value: &self.senderAgentID) }()
+      case 9: try { try decoder.decodeSingularStringField(value: &self.messageID) }()
+      case 10: try { try decoder.decodeSingularStringField(value: &self.channelID) }()
+      case 11: try { try decoder.decodeSingularStringField(value: &self.medium) }()
+      case 12: try { try decoder.decodeSingularMessageField(value: &self._contact) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if !self.orgID.isEmpty {
       try visitor.visitSingularStringField(value: self.orgID, fieldNumber: 1)
     }
@@ -2223,6 +2352,18 @@ nonisolated extension Switchboard_Conversations_V1_RecordOutboundRequest: SwiftP
     if !self.senderAgentID.isEmpty {
       try visitor.visitSingularStringField(value: self.senderAgentID, fieldNumber: 8)
     }
+    if !self.messageID.isEmpty {
+      try visitor.visitSingularStringField(value: self.messageID, fieldNumber: 9)
+    }
+    if !self.channelID.isEmpty {
+      try visitor.visitSingularStringField(value: self.channelID, fieldNumber: 10)
+    }
+    if !self.medium.isEmpty {
+      try visitor.visitSingularStringField(value: self.medium, fieldNumber: 11)
+    }
+    try { if let v = self._contact {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2235,6 +2376,139 @@ nonisolated extension Switchboard_Conversations_V1_RecordOutboundRequest: SwiftP
     if lhs.providerMessageID != rhs.providerMessageID {return false}
     if lhs.status != rhs.status {return false}
     if lhs.senderAgentID != rhs.senderAgentID {return false}
+    if lhs.messageID != rhs.messageID {return false}
+    if lhs.channelID != rhs.channelID {return false}
+    if lhs.medium != rhs.medium {return false}
+    if lhs._contact != rhs._contact {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Switchboard_Conversations_V1_DeliveryUpdate: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".DeliveryUpdate"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}message_id\0\u{1}status\0\u{3}provider_message_id\0\u{1}at\0\u{3}error_code\0\u{3}error_text\0\u{3}failure_reason\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.messageID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.status) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.providerMessageID) }()
+      case 4: try { try decoder.decodeSingularMessageField(value: &self._at) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.errorCode) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.errorText) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.failureReason) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.messageID.isEmpty {
+      try visitor.visitSingularStringField(value: self.messageID, fieldNumber: 1)
+    }
+    if !self.status.isEmpty {
+      try visitor.visitSingularStringField(value: self.status, fieldNumber: 2)
+    }
+    if !self.providerMessageID.isEmpty {
+      try visitor.visitSingularStringField(value: self.providerMessageID, fieldNumber: 3)
+    }
+    try { if let v = self._at {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    } }()
+    if !self.errorCode.isEmpty {
+      try visitor.visitSingularStringField(value: self.errorCode, fieldNumber: 5)
+    }
+    if !self.errorText.isEmpty {
+      try visitor.visitSingularStringField(value: self.errorText, fieldNumber: 6)
+    }
+    if !self.failureReason.isEmpty {
+      try visitor.visitSingularStringField(value: self.failureReason, fieldNumber: 7)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Switchboard_Conversations_V1_DeliveryUpdate, rhs: Switchboard_Conversations_V1_DeliveryUpdate) -> Bool {
+    if lhs.messageID != rhs.messageID {return false}
+    if lhs.status != rhs.status {return false}
+    if lhs.providerMessageID != rhs.providerMessageID {return false}
+    if lhs._at != rhs._at {return false}
+    if lhs.errorCode != rhs.errorCode {return false}
+    if lhs.errorText != rhs.errorText {return false}
+    if lhs.failureReason != rhs.failureReason {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Switchboard_Conversations_V1_UpdateDeliveriesRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".UpdateDeliveriesRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}org_id\0\u{1}updates\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.orgID) }()
+      case 2: try { try decoder.decodeRepeatedMessageField(value: &self.updates) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.orgID.isEmpty {
+      try visitor.visitSingularStringField(value: self.orgID, fieldNumber: 1)
+    }
+    if !self.updates.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.updates, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Switchboard_Conversations_V1_UpdateDeliveriesRequest, rhs: Switchboard_Conversations_V1_UpdateDeliveriesRequest) -> Bool {
+    if lhs.orgID != rhs.orgID {return false}
+    if lhs.updates != rhs.updates {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Switchboard_Conversations_V1_UpdateDeliveriesResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".UpdateDeliveriesResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}found\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedBoolField(value: &self.found) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.found.isEmpty {
+      try visitor.visitPackedBoolField(value: self.found, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Switchboard_Conversations_V1_UpdateDeliveriesResponse, rhs: Switchboard_Conversations_V1_UpdateDeliveriesResponse) -> Bool {
+    if lhs.found != rhs.found {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -179,6 +179,19 @@ public enum Switchboard_Messaging_V1_MessagingService: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "Send" metadata.
+        public enum Send: Sendable {
+            /// Request type for "Send".
+            public typealias Input = Switchboard_Messaging_V1_SendRequest
+            /// Response type for "Send".
+            public typealias Output = Switchboard_Messaging_V1_SendResponse
+            /// Descriptor for "Send".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "switchboard.messaging.v1.MessagingService"),
+                method: "Send",
+                type: .unary
+            )
+        }
         /// Namespace for "SimulateInbound" metadata.
         public enum SimulateInbound: Sendable {
             /// Request type for "SimulateInbound".
@@ -206,6 +219,7 @@ public enum Switchboard_Messaging_V1_MessagingService: Sendable {
             ListTemplates.descriptor,
             GetTemplate.descriptor,
             DeleteTemplate.descriptor,
+            Send.descriptor,
             SimulateInbound.descriptor
         ]
     }
@@ -422,6 +436,27 @@ extension Switchboard_Messaging_V1_MessagingService {
             request: GRPCCore.StreamingServerRequest<Switchboard_Messaging_V1_DeleteTemplateRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Messaging_V1_DeleteTemplateResponse>
+
+        /// Handle the "Send" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Sends a message under the rules (consent, the 24-hour window, templates, interactive limits, what SMS can
+        /// > carry): the outbox row is written in one transaction with the idempotency key, the message is recorded in
+        /// > its conversation with status `queued`, and the delivery worker sends it. The same key answers the same
+        /// > message and never sends twice.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Switchboard_Messaging_V1_SendRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Switchboard_Messaging_V1_SendResponse` messages.
+        func send(
+            request: GRPCCore.StreamingServerRequest<Switchboard_Messaging_V1_SendRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Messaging_V1_SendResponse>
 
         /// Handle the "SimulateInbound" method.
         ///
@@ -640,6 +675,27 @@ extension Switchboard_Messaging_V1_MessagingService {
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Switchboard_Messaging_V1_DeleteTemplateResponse>
 
+        /// Handle the "Send" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Sends a message under the rules (consent, the 24-hour window, templates, interactive limits, what SMS can
+        /// > carry): the outbox row is written in one transaction with the idempotency key, the message is recorded in
+        /// > its conversation with status `queued`, and the delivery worker sends it. The same key answers the same
+        /// > message and never sends twice.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Messaging_V1_SendRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Switchboard_Messaging_V1_SendResponse` message.
+        func send(
+            request: GRPCCore.ServerRequest<Switchboard_Messaging_V1_SendRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Switchboard_Messaging_V1_SendResponse>
+
         /// Handle the "SimulateInbound" method.
         ///
         /// > Source IDL Documentation:
@@ -855,6 +911,27 @@ extension Switchboard_Messaging_V1_MessagingService {
             context: GRPCCore.ServerContext
         ) async throws -> Switchboard_Messaging_V1_DeleteTemplateResponse
 
+        /// Handle the "Send" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Sends a message under the rules (consent, the 24-hour window, templates, interactive limits, what SMS can
+        /// > carry): the outbox row is written in one transaction with the idempotency key, the message is recorded in
+        /// > its conversation with status `queued`, and the delivery worker sends it. The same key answers the same
+        /// > message and never sends twice.
+        ///
+        /// - Parameters:
+        ///   - request: A `Switchboard_Messaging_V1_SendRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Switchboard_Messaging_V1_SendResponse` to respond with.
+        func send(
+            request: Switchboard_Messaging_V1_SendRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Switchboard_Messaging_V1_SendResponse
+
         /// Handle the "SimulateInbound" method.
         ///
         /// > Source IDL Documentation:
@@ -1012,6 +1089,17 @@ extension Switchboard_Messaging_V1_MessagingService.StreamingServiceProtocol {
             }
         )
         router.registerHandler(
+            forMethod: Switchboard_Messaging_V1_MessagingService.Method.Send.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Messaging_V1_SendRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Messaging_V1_SendResponse>(),
+            handler: { request, context in
+                try await self.send(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
             forMethod: Switchboard_Messaging_V1_MessagingService.Method.SimulateInbound.descriptor,
             deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Messaging_V1_SimulateInboundRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Messaging_V1_SimulateInboundResponse>(),
@@ -1154,6 +1242,17 @@ extension Switchboard_Messaging_V1_MessagingService.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Messaging_V1_DeleteTemplateResponse> {
         let response = try await self.deleteTemplate(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func send(
+        request: GRPCCore.StreamingServerRequest<Switchboard_Messaging_V1_SendRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Messaging_V1_SendResponse> {
+        let response = try await self.send(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -1324,6 +1423,19 @@ extension Switchboard_Messaging_V1_MessagingService.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Switchboard_Messaging_V1_DeleteTemplateResponse> {
         return GRPCCore.ServerResponse<Switchboard_Messaging_V1_DeleteTemplateResponse>(
             message: try await self.deleteTemplate(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func send(
+        request: GRPCCore.ServerRequest<Switchboard_Messaging_V1_SendRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Switchboard_Messaging_V1_SendResponse> {
+        return GRPCCore.ServerResponse<Switchboard_Messaging_V1_SendResponse>(
+            message: try await self.send(
                 request: request.message,
                 context: context
             ),
@@ -1602,6 +1714,32 @@ extension Switchboard_Messaging_V1_MessagingService {
             deserializer: some GRPCCore.MessageDeserializer<Switchboard_Messaging_V1_DeleteTemplateResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Messaging_V1_DeleteTemplateResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "Send" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Sends a message under the rules (consent, the 24-hour window, templates, interactive limits, what SMS can
+        /// > carry): the outbox row is written in one transaction with the idempotency key, the message is recorded in
+        /// > its conversation with status `queued`, and the delivery worker sends it. The same key answers the same
+        /// > message and never sends twice.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Messaging_V1_SendRequest` message.
+        ///   - serializer: A serializer for `Switchboard_Messaging_V1_SendRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_Messaging_V1_SendResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func send<Result>(
+            request: GRPCCore.ClientRequest<Switchboard_Messaging_V1_SendRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_Messaging_V1_SendRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_Messaging_V1_SendResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Messaging_V1_SendResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
 
         /// Call the "SimulateInbound" method.
@@ -2026,6 +2164,43 @@ extension Switchboard_Messaging_V1_MessagingService {
             )
         }
 
+        /// Call the "Send" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Sends a message under the rules (consent, the 24-hour window, templates, interactive limits, what SMS can
+        /// > carry): the outbox row is written in one transaction with the idempotency key, the message is recorded in
+        /// > its conversation with status `queued`, and the delivery worker sends it. The same key answers the same
+        /// > message and never sends twice.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Messaging_V1_SendRequest` message.
+        ///   - serializer: A serializer for `Switchboard_Messaging_V1_SendRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_Messaging_V1_SendResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func send<Result>(
+            request: GRPCCore.ClientRequest<Switchboard_Messaging_V1_SendRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_Messaging_V1_SendRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_Messaging_V1_SendResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Messaging_V1_SendResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Switchboard_Messaging_V1_MessagingService.Method.Send.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
         /// Call the "SimulateInbound" method.
         ///
         /// > Source IDL Documentation:
@@ -2382,6 +2557,38 @@ extension Switchboard_Messaging_V1_MessagingService.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Messaging_V1_DeleteTemplateRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Messaging_V1_DeleteTemplateResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "Send" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Sends a message under the rules (consent, the 24-hour window, templates, interactive limits, what SMS can
+    /// > carry): the outbox row is written in one transaction with the idempotency key, the message is recorded in
+    /// > its conversation with status `queued`, and the delivery worker sends it. The same key answers the same
+    /// > message and never sends twice.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Switchboard_Messaging_V1_SendRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func send<Result>(
+        request: GRPCCore.ClientRequest<Switchboard_Messaging_V1_SendRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Messaging_V1_SendResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.send(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Messaging_V1_SendRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Messaging_V1_SendResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -2784,6 +2991,42 @@ extension Switchboard_Messaging_V1_MessagingService.ClientProtocol {
             metadata: metadata
         )
         return try await self.deleteTemplate(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "Send" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Sends a message under the rules (consent, the 24-hour window, templates, interactive limits, what SMS can
+    /// > carry): the outbox row is written in one transaction with the idempotency key, the message is recorded in
+    /// > its conversation with status `queued`, and the delivery worker sends it. The same key answers the same
+    /// > message and never sends twice.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func send<Result>(
+        _ message: Switchboard_Messaging_V1_SendRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Messaging_V1_SendResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Switchboard_Messaging_V1_SendRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.send(
             request: request,
             options: options,
             onResponse: handleResponse

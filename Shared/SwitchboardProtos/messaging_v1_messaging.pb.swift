@@ -717,6 +717,60 @@ public nonisolated struct Switchboard_Messaging_V1_SimulateInboundResponse: Send
   public init() {}
 }
 
+public nonisolated struct Switchboard_Messaging_V1_SendRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var orgID: String = String()
+
+  /// Where to: a conversation, or a contact (its open conversation on the channel, or a new one).
+  public var conversationID: String = String()
+
+  public var contactID: String = String()
+
+  /// contact sends: which channel (default: the org's first of `medium`)
+  public var channelID: String = String()
+
+  /// whatsapp or sms: the channel switcher (empty: the conversation's reply channel)
+  public var medium: String = String()
+
+  public var idempotencyKey: String = String()
+
+  public var senderAgentID: String = String()
+
+  /// The message as the REST API takes it: {"type":"text","text":"…"}, media, template or interactive.
+  public var messageJson: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Switchboard_Messaging_V1_SendResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The accepted message (status queued); a replay answers it as first answered.
+  public var message: Switchboard_Conversations_V1_Message {
+    get {_message ?? Switchboard_Conversations_V1_Message()}
+    set {_message = newValue}
+  }
+  /// Returns true if `message` has been explicitly set.
+  public var hasMessage: Bool {self._message != nil}
+  /// Clears the value of `message`. Subsequent reads from it will return its default value.
+  public mutating func clearMessage() {self._message = nil}
+
+  public var replayed: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _message: Switchboard_Conversations_V1_Message? = nil
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "switchboard.messaging.v1"
@@ -1932,6 +1986,110 @@ nonisolated extension Switchboard_Messaging_V1_SimulateInboundResponse: SwiftPro
     if lhs.channelID != rhs.channelID {return false}
     if lhs.providerMessageID != rhs.providerMessageID {return false}
     if lhs.journalID != rhs.journalID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Switchboard_Messaging_V1_SendRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SendRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}org_id\0\u{3}conversation_id\0\u{3}contact_id\0\u{3}channel_id\0\u{1}medium\0\u{3}idempotency_key\0\u{3}sender_agent_id\0\u{3}message_json\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.orgID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.conversationID) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.contactID) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.channelID) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.medium) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.idempotencyKey) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.senderAgentID) }()
+      case 8: try { try decoder.decodeSingularStringField(value: &self.messageJson) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.orgID.isEmpty {
+      try visitor.visitSingularStringField(value: self.orgID, fieldNumber: 1)
+    }
+    if !self.conversationID.isEmpty {
+      try visitor.visitSingularStringField(value: self.conversationID, fieldNumber: 2)
+    }
+    if !self.contactID.isEmpty {
+      try visitor.visitSingularStringField(value: self.contactID, fieldNumber: 3)
+    }
+    if !self.channelID.isEmpty {
+      try visitor.visitSingularStringField(value: self.channelID, fieldNumber: 4)
+    }
+    if !self.medium.isEmpty {
+      try visitor.visitSingularStringField(value: self.medium, fieldNumber: 5)
+    }
+    if !self.idempotencyKey.isEmpty {
+      try visitor.visitSingularStringField(value: self.idempotencyKey, fieldNumber: 6)
+    }
+    if !self.senderAgentID.isEmpty {
+      try visitor.visitSingularStringField(value: self.senderAgentID, fieldNumber: 7)
+    }
+    if !self.messageJson.isEmpty {
+      try visitor.visitSingularStringField(value: self.messageJson, fieldNumber: 8)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Switchboard_Messaging_V1_SendRequest, rhs: Switchboard_Messaging_V1_SendRequest) -> Bool {
+    if lhs.orgID != rhs.orgID {return false}
+    if lhs.conversationID != rhs.conversationID {return false}
+    if lhs.contactID != rhs.contactID {return false}
+    if lhs.channelID != rhs.channelID {return false}
+    if lhs.medium != rhs.medium {return false}
+    if lhs.idempotencyKey != rhs.idempotencyKey {return false}
+    if lhs.senderAgentID != rhs.senderAgentID {return false}
+    if lhs.messageJson != rhs.messageJson {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Switchboard_Messaging_V1_SendResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SendResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}message\0\u{1}replayed\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._message) }()
+      case 2: try { try decoder.decodeSingularBoolField(value: &self.replayed) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._message {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if self.replayed != false {
+      try visitor.visitSingularBoolField(value: self.replayed, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Switchboard_Messaging_V1_SendResponse, rhs: Switchboard_Messaging_V1_SendResponse) -> Bool {
+    if lhs._message != rhs._message {return false}
+    if lhs.replayed != rhs.replayed {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

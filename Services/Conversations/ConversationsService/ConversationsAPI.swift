@@ -94,12 +94,40 @@ public struct ConversationsAPI: Switchboard_Conversations_V1_ConversationsServic
         guard let status else {
             throw ServiceFailure.invalid("invalid_status", "status must be queued or sent", field: "status")
         }
+        let medium = request.medium.isEmpty ? nil : Medium(rawValue: request.medium)
+        guard request.medium.isEmpty || medium != nil else {
+            throw ServiceFailure.invalid("invalid_medium", "medium must be whatsapp or sms", field: "medium")
+        }
         return .init(
             try await store.recordOutbound(
-                orgID: try requireOrg(request.orgID), conversationID: request.conversationID,
-                type: request.type.isEmpty ? "text" : request.type, text: request.text,
-                contentJSON: request.contentJson.isEmpty ? "{}" : request.contentJson,
-                providerMessageID: request.providerMessageID, status: status, senderAgentID: request.senderAgentID))
+                OutboundRecord(
+                    orgID: try requireOrg(request.orgID), messageID: request.messageID.nonEmptyValue,
+                    conversationID: request.conversationID.nonEmptyValue,
+                    contact: request.hasContact ? ContactSnapshot(request.contact) : nil,
+                    channelID: request.channelID.nonEmptyValue, medium: medium,
+                    type: request.type.isEmpty ? "text" : request.type, text: request.text,
+                    contentJSON: request.contentJson.isEmpty ? "{}" : request.contentJson,
+                    providerMessageID: request.providerMessageID, status: status,
+                    senderAgentID: request.senderAgentID)))
+    }
+
+    public func updateDeliveries(
+        request: Switchboard_Conversations_V1_UpdateDeliveriesRequest, context: ServerContext
+    ) async throws -> Switchboard_Conversations_V1_UpdateDeliveriesResponse {
+        guard request.updates.count <= 1000 else {
+            throw ServiceFailure.invalid("too_many_items", "at most 1000 updates per call", field: "updates")
+        }
+        var updates: [DeliveryUpdate] = []
+        for (index, proto) in request.updates.enumerated() {
+            guard let update = DeliveryUpdate(proto) else {
+                throw ServiceFailure.invalid(
+                    "invalid_update", "each update needs a message id and a status sent, delivered, read or failed",
+                    field: "updates[\(index)]")
+            }
+            updates.append(update)
+        }
+        let found = try await store.updateDeliveries(orgID: try requireOrg(request.orgID), updates)
+        return .with { $0.found = found }
     }
 
     public func updateDelivery(

@@ -67,6 +67,7 @@ public func buildEdgeRouter(
     AgentsRoutes(deps: deps).register(on: api, registry: registry)
     ChannelsRoutes(deps: deps).register(on: api, registry: registry)
     ConversationsRoutes(deps: deps).register(on: api, registry: registry)
+    SendRoutes(deps: deps).register(on: api, registry: registry)
     QuickRepliesRoutes(deps: deps).register(on: api, registry: registry)
     TemplatesRoutes(deps: deps).register(on: api, registry: registry)
     let admin = router.group(RouterPath(stringLiteral: AdminRoutes.prefix))

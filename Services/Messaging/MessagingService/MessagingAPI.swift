@@ -1,5 +1,6 @@
 import Foundation
 public import GRPCCore
+import ConversationsKit
 import MessagingKit
 import ServiceKit
 import SwiftProtobuf
@@ -9,10 +10,37 @@ public import SwitchboardProtos
 public struct MessagingAPI: Switchboard_Messaging_V1_MessagingService.SimpleServiceProtocol {
     let store: MessagingStore
     let journal: JournalWriter
+    /// Absent in tests that exercise only the inbound side.
+    let sender: Sender?
 
-    init(store: MessagingStore, journal: JournalWriter) {
+    init(store: MessagingStore, journal: JournalWriter, sender: Sender? = nil) {
         self.store = store
         self.journal = journal
+        self.sender = sender
+    }
+
+    public func send(
+        request: Switchboard_Messaging_V1_SendRequest, context: ServerContext
+    ) async throws -> Switchboard_Messaging_V1_SendResponse {
+        guard let sender else { throw ServiceFailure(.unimplemented, "unimplemented", "sending is not configured") }
+        var medium: Medium?
+        if !request.medium.isEmpty {
+            guard let parsed = Medium(rawValue: request.medium) else {
+                throw ServiceFailure.invalid("invalid_channel", "channel must be whatsapp or sms", field: "channel")
+            }
+            medium = parsed
+        }
+        func value(_ text: String) -> String? { text.isEmpty ? nil : text }
+        let sent = try await sender.send(
+            SendCommand(
+                orgID: try requireOrg(request.orgID), conversationID: value(request.conversationID),
+                contactID: value(request.contactID), channelID: value(request.channelID), medium: medium,
+                idempotencyKey: value(request.idempotencyKey), senderAgentID: value(request.senderAgentID),
+                messageJSON: request.messageJson))
+        return .with {
+            $0.message = .init(sent.message)
+            $0.replayed = sent.replayed
+        }
     }
 
     public func createChannel(

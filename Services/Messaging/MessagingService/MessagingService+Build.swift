@@ -16,10 +16,28 @@ public func makeMessagingServices(config: ConfigReader, logger: Logger) throws -
         contacts: ContactsClient(connections.contacts, caller: caller),
         conversations: ConversationsClient(connections.conversations, caller: caller))
     let processor = JournalProcessor(store: store, writer: journal, sink: sink, logger: logger)
-    let api = MessagingAPI(store: store, journal: journal)
+    var settings = DeliverySettings()
+    settings.inFlight = try config.int("SWITCHBOARD_SEND_INFLIGHT", default: settings.inFlight)
+    settings.maxAttempts = try config.int("SWITCHBOARD_SEND_MAX_ATTEMPTS", default: settings.maxAttempts)
+    settings.retryBase = Millis(try config.int("SWITCHBOARD_SEND_RETRY_BASE_MS", default: Int(settings.retryBase)))
+    settings.retryMax = Millis(try config.int("SWITCHBOARD_SEND_RETRY_MAX_MS", default: Int(settings.retryMax)))
+    let httpHost = config.string("SWITCHBOARD_HTTP_HOST", default: "127.0.0.1")
+    let httpPort = try config.port("SWITCHBOARD_HTTP_PORT", default: 8080)
+    var publicURL = config.string("SWITCHBOARD_PUBLIC_URL", default: "http://\(httpHost):\(httpPort)")
+    while publicURL.hasSuffix("/") { publicURL.removeLast() }
+    settings.publicURL = publicURL
+    let transport = HTTPProviderTransport(inFlight: settings.inFlight)
+    let worker = DeliveryWorker(
+        store: store, transport: transport,
+        reports: ServiceReports(contacts: sink.contacts, conversations: sink.conversations), settings: settings,
+        logger: logger)
+    let sender = Sender(
+        store: store, contacts: sink.contacts, conversations: sink.conversations,
+        wake: { channelID in worker.wake(channelID: channelID) }, logger: logger)
+    let api = MessagingAPI(store: store, journal: journal, sender: sender)
     let server = GRPCServerService(
         name: "messaging", host: common.bindHost, port: try ServiceName.messaging.port(config),
         token: common.internalToken, services: [api],
         health: HealthService(serviceName: "switchboard.messaging.v1.MessagingService"), logger: logger)
-    return [connections, server, processor]
+    return [connections, server, processor, worker]
 }

@@ -21,12 +21,14 @@ struct ConversationRecord: Sendable, Equatable {
     var createdAt: Millis
     var resolvedAt: Millis?
     var deletedAt: Millis?
+    var replyChannelID: String?
+    var replyMedium: Medium?
 
     static let columns = """
         id, org_id, contact_id, contact_name, contact_phone, contact_wa_username, channel_id, medium, status, \
         assignee_id, last_activity_at, last_inbound_at, unread_count, starred, archived, last_message_id, \
         last_message_direction, last_message_type, last_message_text, last_message_at, created_at, resolved_at, \
-        deleted_at
+        deleted_at, reply_channel_id, reply_medium
         """
 
     init(row: Row) {
@@ -50,15 +52,20 @@ struct ConversationRecord: Sendable, Equatable {
         createdAt = row[20]
         resolvedAt = row[21]
         deletedAt = row[22]
+        replyChannelID = row[23]
+        replyMedium = (row[24] as String?).flatMap(Medium.init(rawValue:))
     }
 
     func conversation(now: Millis) -> Conversation {
-        Conversation(
+        var conversation = Conversation(
             id: id, orgID: orgID, contact: contact, channelID: channelID, medium: medium, status: status,
             assigneeID: assigneeID, lastActivityAt: lastActivityAt, lastInboundAt: lastInboundAt,
             unreadCount: unreadCount, starred: starred, archived: archived, hasWindow: medium == .whatsapp,
             window: Window.of(medium: medium, lastInboundAt: lastInboundAt, now: now), lastMessage: lastMessage,
             createdAt: createdAt, resolvedAt: resolvedAt, deletedAt: deletedAt)
+        conversation.replyChannelID = replyChannelID
+        conversation.replyMedium = replyMedium
+        return conversation
     }
 
     /// Lower-cased text that inbox searches match fragments against: name, phone, phone digits, username.

@@ -129,6 +129,14 @@ enum ConversationsMigrations {
                     CREATE UNIQUE INDEX quick_reply_org_shortcut ON quick_reply(org_id, shortcut);
                     """)
         }
+        migrator.registerMigration("v3-outbound") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE message ADD COLUMN failure_reason TEXT;
+                    ALTER TABLE conversation ADD COLUMN reply_channel_id TEXT;
+                    ALTER TABLE conversation ADD COLUMN reply_medium TEXT;
+                    """)
+        }
         return migrator
     }
 }

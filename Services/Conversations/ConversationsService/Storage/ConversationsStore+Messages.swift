@@ -100,28 +100,56 @@ extension ConversationsStore {
     }
 
     /// Records an outbound message (status `queued` or `sent`), then applies a delivery status that arrived
-    /// before it for the same provider message id.
-    public func recordOutbound(
-        orgID: String, conversationID: String, type: String, text: String, contentJSON: String,
-        providerMessageID: String?, status: DeliveryStatus, senderAgentID: String?, now: Millis = .now()
-    ) async throws -> Message {
-        guard status == .queued || status == .sent else { throw ConversationsFailure.invalidOutboundStatus }
-        let providerID = providerMessageID.flatMap { $0.isEmpty ? nil : $0 }
-        let agentID = senderAgentID.flatMap { $0.isEmpty ? nil : $0 }
+    /// before it for the same provider message id. With `messageID` (messaging's accepted send) it is idempotent:
+    /// a second call answers the stored message. Without `conversationID` the message goes to the contact's open
+    /// conversation on `channelID`, opened when there is none. A `channelID` other than the conversation's own is
+    /// the channel switcher: the conversation remembers it as its reply channel.
+    public func recordOutbound(_ item: OutboundRecord, now: Millis = .now()) async throws -> Message {
+        guard item.status == .queued || item.status == .sent else { throw ConversationsFailure.invalidOutboundStatus }
+        let providerID = item.providerMessageID.flatMap { $0.isEmpty ? nil : $0 }
         return try await writer.write { db in
-            let conversation = try ConversationRecord.load(db, orgID: orgID, id: conversationID)
-            if let providerID, let stored = try MessageRecord.find(db, orgID: orgID, providerMessageID: providerID) {
+            if let id = item.messageID, let stored = try MessageRecord.find(db, orgID: item.orgID, id: id) {
+                return stored
+            }
+            let conversation: ConversationRecord
+            if let conversationID = item.conversationID {
+                conversation = try ConversationRecord.load(db, orgID: item.orgID, id: conversationID)
+            } else {
+                guard let contact = item.contact, let channelID = item.channelID, let medium = item.medium else {
+                    throw ServiceFailure.invalid(
+                        "invalid_outbound", "a conversation id, or a contact with a channel, is required")
+                }
+                if let open = try ConversationRecord.findOpen(
+                    db, orgID: item.orgID, contactID: contact.id, channelID: channelID)
+                {
+                    conversation = open
+                } else {
+                    let id = try ConversationRecord.insertOpen(
+                        db, orgID: item.orgID, contact: contact, channelID: channelID, medium: medium, now: now)
+                    conversation = try ConversationRecord.load(db, orgID: item.orgID, id: id)
+                }
+            }
+            if let providerID, let stored = try MessageRecord.find(db, orgID: item.orgID, providerMessageID: providerID) {
                 throw ConversationsFailure.messageExists(stored.id)
             }
+            let channelID = item.channelID ?? conversation.channelID
             var message = Message(
-                id: Identifier.make(), orgID: orgID, conversationID: conversationID,
-                contactID: conversation.contact.id, channelID: conversation.channelID, direction: .outbound,
-                type: type, text: text, contentJSON: contentJSON.isEmpty ? "{}" : contentJSON,
-                providerMessageID: providerID, status: status, errorCode: nil, errorText: nil, replyToProviderID: nil,
-                forwarded: false, sentAt: nil, recordedAt: now, statusAt: now, senderAgentID: agentID)
+                id: item.messageID ?? Identifier.make(), orgID: item.orgID, conversationID: conversation.id,
+                contactID: conversation.contact.id, channelID: channelID, direction: .outbound,
+                type: item.type, text: item.text, contentJSON: item.contentJSON.isEmpty ? "{}" : item.contentJSON,
+                providerMessageID: providerID, status: item.status, errorCode: nil, errorText: nil,
+                replyToProviderID: nil, forwarded: false, sentAt: nil, recordedAt: now, statusAt: now,
+                senderAgentID: item.senderAgentID.flatMap { $0.isEmpty ? nil : $0 })
             try MessageRecord.insert(db, message)
-            try ConversationRecord.touch(db, id: conversationID, message: message, now: now)
-            if let providerID, let pending = try Self.takePending(db, orgID: orgID, providerMessageID: providerID),
+            try ConversationRecord.touch(db, id: conversation.id, message: message, now: now)
+            let switched = channelID != conversation.channelID
+            try db.execute(
+                sql: "UPDATE conversation SET reply_channel_id = ?, reply_medium = ? WHERE id = ?",
+                arguments: [
+                    switched ? channelID : nil, switched ? (item.medium ?? conversation.medium).rawValue : nil,
+                    conversation.id,
+                ])
+            if let providerID, let pending = try Self.takePending(db, orgID: item.orgID, providerMessageID: providerID),
                 message.status.canAdvance(to: pending.status)
             {
                 message.status = pending.status
@@ -131,6 +159,54 @@ extension ConversationsStore {
                 try MessageRecord.setStatus(db, message)
             }
             return message
+        }
+    }
+
+    /// An outbound message in a known conversation (tests and tools).
+    public func recordOutbound(
+        orgID: String, conversationID: String, type: String, text: String, contentJSON: String,
+        providerMessageID: String?, status: DeliveryStatus, senderAgentID: String?, now: Millis = .now()
+    ) async throws -> Message {
+        try await recordOutbound(
+            OutboundRecord(
+                orgID: orgID, conversationID: conversationID, type: type, text: text, contentJSON: contentJSON,
+                providerMessageID: providerMessageID, status: status, senderAgentID: senderAgentID), now: now)
+    }
+
+    /// Delivery progress reported by messaging's worker, by message id, in one transaction. A `sent` update
+    /// carries the provider's id; a status webhook that arrived for that id before it is applied then.
+    /// Statuses only move forward. Answers, per update, whether the message exists.
+    public func updateDeliveries(orgID: String, _ updates: [DeliveryUpdate]) async throws -> [Bool] {
+        try await writer.write { db in
+            try updates.map { update in
+                guard var message = try MessageRecord.find(db, orgID: orgID, id: update.messageID) else { return false }
+                var changed = false
+                if let providerID = update.providerMessageID, message.providerMessageID == nil {
+                    message.providerMessageID = providerID
+                    changed = true
+                }
+                if message.status.canAdvance(to: update.status) {
+                    message.status = update.status
+                    message.statusAt = update.at
+                    if update.status == .failed {
+                        message.errorCode = update.errorCode
+                        message.errorText = update.errorText
+                        message.failureReason = update.failureReason
+                    }
+                    changed = true
+                }
+                if changed, let providerID = message.providerMessageID,
+                    let pending = try Self.takePending(db, orgID: orgID, providerMessageID: providerID),
+                    message.status.canAdvance(to: pending.status)
+                {
+                    message.status = pending.status
+                    message.statusAt = pending.at
+                    message.errorCode = pending.errorCode
+                    message.errorText = pending.errorText
+                }
+                if changed { try MessageRecord.setStatus(db, message) }
+                return true
+            }
         }
     }
 
@@ -224,5 +300,40 @@ public struct InboundRecord: Sendable {
         self.contact = contact
         self.mergedContactIDs = mergedContactIDs
         self.message = message
+    }
+}
+
+/// One outbound message to record (see `ConversationsStore.recordOutbound`).
+public struct OutboundRecord: Sendable {
+    public var orgID: String
+    public var messageID: String?
+    public var conversationID: String?
+    public var contact: ContactSnapshot?
+    public var channelID: String?
+    public var medium: Medium?
+    public var type: String
+    public var text: String
+    public var contentJSON: String
+    public var providerMessageID: String?
+    public var status: DeliveryStatus
+    public var senderAgentID: String?
+
+    public init(
+        orgID: String, messageID: String? = nil, conversationID: String?, contact: ContactSnapshot? = nil,
+        channelID: String? = nil, medium: Medium? = nil, type: String, text: String, contentJSON: String,
+        providerMessageID: String? = nil, status: DeliveryStatus = .queued, senderAgentID: String? = nil
+    ) {
+        self.orgID = orgID
+        self.messageID = messageID
+        self.conversationID = conversationID
+        self.contact = contact
+        self.channelID = channelID
+        self.medium = medium
+        self.type = type
+        self.text = text
+        self.contentJSON = contentJSON
+        self.providerMessageID = providerMessageID
+        self.status = status
+        self.senderAgentID = senderAgentID
     }
 }

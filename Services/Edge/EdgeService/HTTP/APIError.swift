@@ -29,6 +29,11 @@ public struct APIError: Error, Sendable {
         APIError(.notFound, "\(what)_not_found", "no such \(what.replacingOccurrences(of: "_", with: " "))")
     }
 
+    /// Refusals of a well-formed request that cannot be processed as asked (422 rather than 409).
+    static let unprocessable: Set<String> = [
+        "template_not_found", "template_not_approved", "template_parameter_mismatch", "idempotency_key_reused",
+    ]
+
     /// The HTTP translation of a service's gRPC failure (DESIGN.md §6).
     init(_ failure: ServiceFailure) {
         let status: HTTPResponse.Status =
@@ -37,7 +42,8 @@ public struct APIError: Error, Sendable {
             case .unauthenticated: .unauthorized
             case .permissionDenied: .forbidden
             case .notFound: .notFound
-            case .alreadyExists, .aborted, .failedPrecondition: .conflict
+            case .alreadyExists, .aborted, .failedPrecondition:
+                Self.unprocessable.contains(failure.reason) ? .unprocessableContent : .conflict
             case .resourceExhausted: failure.reason == "payload_too_large" ? .contentTooLarge : .tooManyRequests
             case .unavailable: .serviceUnavailable
             case .deadlineExceeded: .gatewayTimeout

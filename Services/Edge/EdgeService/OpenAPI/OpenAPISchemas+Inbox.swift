@@ -70,6 +70,7 @@ extension OpenAPISchemas {
                     ("assigneeId", string(nullable: true)), ("lastActivityAt", time), ("lastInboundAt", time),
                     ("unreadCount", integer), ("starred", boolean), ("archived", boolean), ("window", nullableObject),
                     ("lastMessage", nullableObject), ("createdAt", time), ("resolvedAt", time), ("deletedAt", time),
+                    ("replyChannel", enumeration(["whatsapp", "sms"])), ("replyChannelId", string()),
                 ])
             ),
             ("ConversationList", list("Conversation")),
@@ -85,6 +86,28 @@ extension OpenAPISchemas {
                 ])
             ),
             ("MessageList", list("Message")),
+            (
+                "SendInput",
+                object(
+                    [
+                        ("type", enumeration(["text", "image", "video", "document", "audio", "template", "interactive"])),
+                        ("text", string("type text: the body (≤ 4096)")),
+                        ("media", object([
+                            ("link", string()), ("id", string()), ("caption", string()),
+                            ("filename", string("document only")),
+                        ])),
+                        ("template", object([
+                            ("name", string()), ("language", string()),
+                            ("parameters", object([
+                                ("header", array(string())), ("body", array(string())),
+                                ("buttons", array(array(string()))),
+                            ])),
+                        ])),
+                        ("interactive", anyObject),
+                        ("channel", enumeration(["whatsapp", "sms"])),
+                        ("channelId", string("contact sends: the channel to use")),
+                    ], required: ["type"])
+            ),
             (
                 "ConversationPatch",
                 object([

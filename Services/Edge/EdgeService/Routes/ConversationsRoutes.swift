@@ -299,6 +299,8 @@ struct ConversationsRoutes {
             ("archived", .bool(conversation.archived)), ("window", window), ("lastMessage", last),
             ("createdAt", .time(conversation.createdAt)), ("resolvedAt", .time(conversation.resolvedAt)),
             ("deletedAt", .time(conversation.deletedAt)),
+            ("replyChannel", .string((conversation.replyMedium ?? conversation.medium).rawValue)),
+            ("replyChannelId", .string(conversation.replyChannelID ?? conversation.channelID)),
         ])
     }
 
@@ -306,7 +308,10 @@ struct ConversationsRoutes {
         let error: JSONValue =
             message.errorCode == nil && message.errorText == nil
             ? .null
-            : .object([("code", .string(message.errorCode)), ("message", .string(message.errorText))])
+            : .object([
+                ("code", .string(message.errorCode)), ("message", .string(message.errorText)),
+                ("reason", .string(message.failureReason)),
+            ])
         return .object([
             ("id", .string(message.id)), ("conversationId", .string(message.conversationID)),
             ("contactId", .string(message.contactID)), ("channelId", .string(message.channelID)),

@@ -59,6 +59,43 @@ enum MessagingMigrations {
                     CREATE UNIQUE INDEX template_channel_name ON template(channel_id, name, language);
                     """)
         }
+        migrator.registerMigration("v3-outbox") { db in
+            try db.execute(
+                sql: """
+                    -- Accepted sends, written in the transaction that accepts them; the delivery worker works them.
+                    -- state: queued → sending (the attempt is recorded before the provider call) → sent | delivered
+                    -- (sandbox) | failed; a retry goes back to queued with a later next_attempt_at.
+                    CREATE TABLE outbox (
+                        id TEXT PRIMARY KEY NOT NULL,
+                        org_id TEXT NOT NULL,
+                        idempotency_key TEXT,
+                        request_hash TEXT NOT NULL,
+                        contact_id TEXT NOT NULL,
+                        channel_id TEXT NOT NULL,
+                        recipient TEXT NOT NULL,
+                        content TEXT NOT NULL,
+                        answer BLOB NOT NULL,
+                        record_request BLOB NOT NULL,
+                        recorded INTEGER NOT NULL DEFAULT 0,
+                        state TEXT NOT NULL DEFAULT 'queued',
+                        attempts INTEGER NOT NULL DEFAULT 0,
+                        next_attempt_at INTEGER NOT NULL,
+                        provider_message_id TEXT,
+                        error_code TEXT,
+                        error_text TEXT,
+                        failure_reason TEXT,
+                        version INTEGER NOT NULL DEFAULT 0,
+                        reported_version INTEGER NOT NULL DEFAULT 0,
+                        created_at INTEGER NOT NULL,
+                        updated_at INTEGER NOT NULL
+                    );
+                    CREATE UNIQUE INDEX outbox_idempotency ON outbox(org_id, idempotency_key)
+                        WHERE idempotency_key IS NOT NULL;
+                    CREATE INDEX outbox_due ON outbox(channel_id, next_attempt_at) WHERE state IN ('queued', 'sending');
+                    CREATE INDEX outbox_unreported ON outbox(updated_at) WHERE reported_version < version;
+                    CREATE INDEX outbox_unrecorded ON outbox(created_at) WHERE recorded = 0;
+                    """)
+        }
         return migrator
     }
 }

@@ -1,0 +1,384 @@
+import ContactsKit
+import ConversationsKit
+import Foundation
+import GRPCCore
+import Logging
+import MessagingKit
+import ServiceKit
+public import ServiceLifecycle
+import Synchronization
+
+/// How the provider call is made (the real one is `HTTPProviderTransport`).
+protocol ProviderTransport: Sendable {
+    /// The provider's HTTP status and body; throws on network errors and timeouts.
+    func post(_ request: ProviderRequest) async throws -> (status: Int, body: Data)
+    /// Closes connections when the worker stops.
+    func shutdown() async
+}
+
+/// Where the worker reports what happened: conversations (statuses) and contacts (a provider opt-out).
+protocol DeliveryReports: Sendable {
+    func record(_ request: Data) async throws -> ConversationsKit.Message
+    func report(orgID: String, _ updates: [DeliveryUpdate]) async throws
+    func optOut(orgID: String, contactID: String, messageID: String) async throws
+}
+
+/// Tuning of the delivery worker (env `SWITCHBOARD_SEND_*`).
+struct DeliverySettings: Sendable {
+    /// Provider calls in flight at once (the bound on duplicates after a crash).
+    var inFlight = 32
+    var maxAttempts = 10
+    var retryBase: Millis = 1000
+    var retryMax: Millis = 60_000
+    /// How long a recorded attempt may stay without a result before the row is due again.
+    var lease: Millis = 60_000
+    /// Edge's public URL: Twilio's StatusCallback is `{publicURL}/webhooks/twilio/{channelId}` unless the channel
+    /// sets its webhook URL.
+    var publicURL = "http://127.0.0.1:8080"
+}
+
+/// A wake-up call: many `fire()`s before a wait make one wake-up.
+final class Signal: Sendable {
+    let stream: AsyncStream<Void>
+    private let continuation: AsyncStream<Void>.Continuation
+
+    init() {
+        let made = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        stream = made.stream
+        continuation = made.continuation
+    }
+
+    func fire() { continuation.yield() }
+    func finish() { continuation.finish() }
+}
+
+/// Spaces a channel's sends `1/rate` apart: the achieved rate never exceeds the channel's limit (at most one send
+/// of catch-up after an idle spell).
+final class Pacer: Sendable {
+    private let next: Mutex<ContinuousClock.Instant?>
+
+    init() { next = Mutex(nil) }
+
+    func wait(rate: Double) async {
+        let interval = Duration.nanoseconds(Int64(1_000_000_000 / max(rate, 0.001)))
+        let now = ContinuousClock.now
+        let slot = next.withLock { next -> ContinuousClock.Instant in
+            let slot = max(next ?? now, now - interval)
+            next = max(slot, now - interval) + interval
+            return slot
+        }
+        if slot > now { try? await Task.sleep(until: slot, clock: .continuous) }
+    }
+}
+
+/// A counting semaphore for async code.
+final class Slots: Sendable {
+    private struct State {
+        var free: Int
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+    private let state: Mutex<State>
+
+    init(_ count: Int) { state = Mutex(State(free: count)) }
+
+    func acquire() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let ready = state.withLock { state -> Bool in
+                if state.free > 0 {
+                    state.free -= 1
+                    return true
+                }
+                state.waiters.append(continuation)
+                return false
+            }
+            if ready { continuation.resume() }
+        }
+    }
+
+    func release() {
+        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            if state.waiters.isEmpty {
+                state.free += 1
+                return nil
+            }
+            return state.waiters.removeFirst()
+        }
+        waiter?.resume()
+    }
+}
+
+/// Sends due outbox rows through their channel's provider, one lane per channel (each paced to the channel's
+/// rate), at most `inFlight` provider calls at once. Each attempt is recorded before the provider call; the
+/// result after it. Retries network errors, 429 and 5xx (and WhatsApp's throughput codes) with exponential
+/// backoff and full jitter; fails for good on other refusals with the provider's code and text. A reporter
+/// hands every state change to conversations (and a provider opt-out to contacts), at least once.
+public final class DeliveryWorker: Service, Sendable {
+    let store: MessagingStore
+    let transport: any ProviderTransport
+    let reports: any DeliveryReports
+    let settings: DeliverySettings
+    let logger: Logger
+    let reported = Signal()
+    private let slots: Slots
+    private let lanes: Mutex<[String: Lane]>
+    private let newChannels: AsyncStream<String>
+    private let newChannel: AsyncStream<String>.Continuation
+
+    /// One channel's sends, paced to its rate.
+    final class Lane: Sendable {
+        let pacer = Pacer()
+        let signal = Signal()
+    }
+
+    init(store: MessagingStore, transport: any ProviderTransport, reports: any DeliveryReports,
+         settings: DeliverySettings, logger: Logger) {
+        self.store = store
+        self.transport = transport
+        self.reports = reports
+        self.settings = settings
+        self.logger = logger
+        slots = Slots(max(settings.inFlight, 1))
+        lanes = Mutex([:])
+        let made = AsyncStream.makeStream(of: String.self)
+        newChannels = made.stream
+        newChannel = made.continuation
+    }
+
+    /// There is work on a channel (a send was accepted).
+    func wake(channelID: String) {
+        if let lane = lanes.withLock({ $0[channelID] }) {
+            lane.signal.fire()
+        } else {
+            newChannel.yield(channelID)
+        }
+    }
+
+    public func run() async throws {
+        let released = try await store.releaseInFlight(now: .now())
+        if released > 0 { logger.notice("\(released) sends were in flight at the last stop; sending them again") }
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.heartbeat() }
+            group.addTask { await self.reportLoop() }
+            group.addTask {
+                try? await gracefulShutdown()
+                self.newChannel.finish()
+            }
+            for await channelID in newChannels {
+                let lane = lanes.withLock { lanes -> Lane? in
+                    guard lanes[channelID] == nil else { return nil }
+                    let lane = Lane()
+                    lanes[channelID] = lane
+                    return lane
+                }
+                if let lane { group.addTask { await self.runLane(lane, channelID: channelID) } }
+                lanes.withLock { $0[channelID] }?.signal.fire()
+            }
+            group.cancelAll()
+        }
+        await transport.shutdown()
+    }
+
+    /// Every 100 ms each lane looks for rows that fell due (retries); every 2 s the outbox is searched for
+    /// channels with work (after a restart); every second the reporter looks for unreported changes.
+    private func heartbeat() async {
+        var beats = 0
+        while !Task.isCancelled {
+            if beats % 20 == 0 {
+                do {
+                    for channelID in try await store.channelsWithWork() { wake(channelID: channelID) }
+                } catch {
+                    logger.error("outbox read failed: \(error)")
+                }
+            }
+            for lane in lanes.withLock({ Array($0.values) }) { lane.signal.fire() }
+            if beats % 10 == 0 { reported.fire() }
+            beats += 1
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+    }
+
+    // MARK: sending
+
+    private func runLane(_ lane: Lane, channelID: String) async {
+        await withDiscardingTaskGroup { sends in
+            var wakeups = lane.signal.stream.makeAsyncIterator()
+            while !Task.isCancelled {
+                let rows: [OutboxRow]
+                do {
+                    rows = try await store.due(channelID: channelID, now: .now(), limit: 64)
+                } catch {
+                    logger.error("outbox read failed: \(error)")
+                    rows = []
+                }
+                if rows.isEmpty {
+                    guard await wakeups.next() != nil else { break }
+                    continue
+                }
+                for row in rows {
+                    if Task.isCancelled { break }
+                    let channel: StoredChannel
+                    do {
+                        channel = try await store.storedChannel(orgID: row.orgID, id: row.channelID)
+                    } catch {
+                        await conclude(
+                            row,
+                            .failed(code: "channel_not_found", text: "the channel was removed", reason: "provider_error"))
+                        continue
+                    }
+                    if channel.channel.kind != .sandbox, channel.channel.status == "active" {
+                        await lane.pacer.wait(rate: Self.rate(of: channel))
+                    }
+                    await slots.acquire()
+                    if Task.isCancelled {
+                        slots.release()
+                        break
+                    }
+                    do {
+                        try await store.markSending(id: row.id, leaseUntil: .now() + settings.lease, now: .now())
+                    } catch {
+                        slots.release()
+                        logger.error("recording a send attempt failed: \(error)")
+                        continue
+                    }
+                    sends.addTask {
+                        let outcome = await self.attempt(row, channel: channel)
+                        self.slots.release()
+                        await self.conclude(row, self.result(of: outcome, attempts: row.attempts + 1, channel: channel))
+                    }
+                }
+            }
+        }
+    }
+
+    static func rate(of channel: StoredChannel) -> Double {
+        if let text = channel.value(.messagesPerSecond), let rate = Double(text), rate > 0 { return rate }
+        return channel.channel.kind == .twilioSMS ? 1 : 80
+    }
+
+    /// One provider call.
+    func attempt(_ row: OutboxRow, channel: StoredChannel) async -> DeliveryOutcome {
+        if channel.channel.status == "token_invalid" {
+            return .failed(
+                code: "190", text: "the channel's access token was refused by the provider; update it",
+                reason: "token_invalid")
+        }
+        let content: OutboundContent
+        do {
+            content = try OutboundContent.parse(json: row.content)
+        } catch {
+            return .failed(code: "invalid_content", text: "\(error)", reason: "provider_error")
+        }
+        let request: ProviderRequest
+        switch channel.channel.kind {
+        case .sandbox:
+            return .sent(providerID: "sandbox.\(row.id)")
+        case .whatsappCloud:
+            request = ProviderRequest.whatsapp(channel: channel, to: row.recipient, content: content)
+        case .twilioSMS:
+            let callback = channel.value(.webhookURL) ?? "\(settings.publicURL)/webhooks/twilio/\(channel.channel.id)"
+            request = ProviderRequest.twilio(channel: channel, to: row.recipient, content: content, statusCallback: callback)
+        }
+        do {
+            let (status, body) = try await transport.post(request)
+            return channel.channel.kind == .twilioSMS
+                ? DeliveryOutcome.twilio(status: status, body: body) : DeliveryOutcome.whatsapp(status: status, body: body)
+        } catch {
+            return .retry(code: "network_error", text: "\(error)")
+        }
+    }
+
+    /// What the outbox records for an outcome: a retry with full jitter, or the end after the last attempt.
+    func result(of outcome: DeliveryOutcome, attempts: Int, channel: StoredChannel) -> AttemptResult {
+        switch outcome {
+        case .sent(let providerID):
+            return .sent(providerID: providerID, final: channel.channel.kind == .sandbox ? .delivered : .sent)
+        case .failed(let code, let text, let reason):
+            return .failed(code: code, text: text, reason: reason)
+        case .retry(let code, let text):
+            guard attempts < settings.maxAttempts else {
+                return .failed(
+                    code: code, text: "\(text) (gave up after \(attempts) attempts)", reason: "provider_unavailable")
+            }
+            return .retry(at: .now() + Self.backoff(attempts: attempts, settings: settings), code: code, text: text)
+        }
+    }
+
+    /// Exponential backoff with full jitter: uniform in [0, min(max, base · 2^(attempts−1))].
+    static func backoff(attempts: Int, settings: DeliverySettings) -> Millis {
+        let ceiling = min(settings.retryMax, settings.retryBase << Millis(min(max(attempts - 1, 0), 30)))
+        return Millis.random(in: 0...max(ceiling, 1))
+    }
+
+    private func conclude(_ row: OutboxRow, _ result: AttemptResult) async {
+        var delay = Duration.milliseconds(50)
+        while true {
+            do {
+                try await store.finish(id: row.id, result: result, now: .now())
+                break
+            } catch {
+                logger.error("recording a send result failed, trying again: \(error)")
+                try? await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(2))
+            }
+        }
+        switch result {
+        case .retry: break
+        case .sent, .failed: reported.fire()
+        }
+    }
+
+    // MARK: reporting
+
+    private func reportLoop() async {
+        var backoff = Duration.milliseconds(100)
+        for await _ in reported.stream {
+            if Task.isCancelled { return }
+            while !Task.isCancelled {
+                let progressed: Bool
+                do {
+                    progressed = try await reportOnce()
+                    backoff = .milliseconds(100)
+                } catch {
+                    logger.warning("reporting delivery statuses failed, trying again: \(error)")
+                    try? await Task.sleep(for: backoff)
+                    backoff = min(backoff * 2, .seconds(5))
+                    break
+                }
+                if !progressed { break }
+            }
+        }
+    }
+
+    /// Records unrecorded sends in their conversations, then reports a batch of state changes. Answers whether
+    /// there was anything to do.
+    func reportOnce() async throws -> Bool {
+        let unrecorded = try await store.unrecorded(limit: 100)
+        for row in unrecorded {
+            let message = try await reports.record(row.recordRequest)
+            try await store.markRecorded(id: row.id, answer: nil)
+            _ = message
+            wake(channelID: row.channelID)
+        }
+        let rows = try await store.unreported(limit: 500)
+        for row in rows where row.state == .failed && row.failureReason == "opted_out" {
+            try await reports.optOut(orgID: row.orgID, contactID: row.contactID, messageID: row.id)
+        }
+        for (orgID, group) in Dictionary(grouping: rows, by: \.orgID) {
+            let updates = group.compactMap { row -> DeliveryUpdate? in
+                let status: DeliveryStatus
+                switch row.state {
+                case .sent: status = .sent
+                case .delivered: status = .delivered
+                case .failed: status = .failed
+                case .queued, .sending: return nil
+                }
+                return DeliveryUpdate(
+                    messageID: row.id, status: status, providerMessageID: row.providerMessageID, at: row.updatedAt,
+                    errorCode: row.errorCode, errorText: row.errorText, failureReason: row.failureReason)
+            }
+            if !updates.isEmpty { try await reports.report(orgID: orgID, updates) }
+            try await store.markReported(group.map { ($0.id, $0.version) })
+        }
+        return !rows.isEmpty || !unrecorded.isEmpty
+    }
+}

@@ -1,0 +1,295 @@
+import Foundation
+import GRDB
+import GRPCCore
+import MessagingKit
+import ServiceKit
+
+/// One accepted send, as the outbox keeps it.
+struct OutboxRow: Sendable, Equatable {
+    enum State: String, Sendable {
+        case queued, sending, sent, delivered, failed
+    }
+
+    var id: String
+    var orgID: String
+    var idempotencyKey: String?
+    var requestHash: String
+    var contactID: String
+    var channelID: String
+    var recipient: String
+    var content: String
+    /// The serialized message (conversations.v1.Message) the send was first answered with.
+    var answer: Data
+    /// The serialized conversations.v1.RecordOutboundRequest, replayed until conversations has the message.
+    var recordRequest: Data
+    var recorded: Bool
+    var state: State
+    var attempts: Int
+    var nextAttemptAt: Millis
+    var providerMessageID: String?
+    var errorCode: String?
+    var errorText: String?
+    var failureReason: String?
+    var version: Int
+    var createdAt: Millis
+    var updatedAt: Millis
+
+    static let columns = """
+        id, org_id, idempotency_key, request_hash, contact_id, channel_id, recipient, content, answer, \
+        record_request, recorded, state, attempts, next_attempt_at, provider_message_id, error_code, error_text, \
+        failure_reason, version, created_at, updated_at
+        """
+
+    init(row: Row) {
+        id = row[0]
+        orgID = row[1]
+        idempotencyKey = row[2]
+        requestHash = row[3]
+        contactID = row[4]
+        channelID = row[5]
+        recipient = row[6]
+        content = row[7]
+        answer = row[8]
+        recordRequest = row[9]
+        recorded = row[10]
+        state = State(rawValue: row[11]) ?? .queued
+        attempts = row[12]
+        nextAttemptAt = row[13]
+        providerMessageID = row[14]
+        errorCode = row[15]
+        errorText = row[16]
+        failureReason = row[17]
+        version = row[18]
+        createdAt = row[19]
+        updatedAt = row[20]
+    }
+
+    init(
+        id: String, orgID: String, idempotencyKey: String?, requestHash: String, contactID: String, channelID: String,
+        recipient: String, content: String, answer: Data, recordRequest: Data, now: Millis
+    ) {
+        self.id = id
+        self.orgID = orgID
+        self.idempotencyKey = idempotencyKey
+        self.requestHash = requestHash
+        self.contactID = contactID
+        self.channelID = channelID
+        self.recipient = recipient
+        self.content = content
+        self.answer = answer
+        self.recordRequest = recordRequest
+        recorded = false
+        state = .queued
+        attempts = 0
+        nextAttemptAt = now
+        version = 0
+        createdAt = now
+        updatedAt = now
+    }
+}
+
+/// How a delivery attempt ended, as the outbox records it.
+enum AttemptResult: Sendable, Equatable {
+    case sent(providerID: String, final: OutboxRow.State)
+    case retry(at: Millis, code: String, text: String)
+    case failed(code: String, text: String, reason: String)
+}
+
+extension MessagingStore {
+    /// The send stored under this idempotency key, if any.
+    func outbox(orgID: String, idempotencyKey: String) async throws -> OutboxRow? {
+        try await writer.read { db in
+            try Row.fetchOne(
+                db, sql: "SELECT \(OutboxRow.columns) FROM outbox WHERE org_id = ? AND idempotency_key = ?",
+                arguments: [orgID, idempotencyKey]
+            ).map(OutboxRow.init(row:))
+        }
+    }
+
+    func outbox(id: String) async throws -> OutboxRow? {
+        try await writer.read { db in
+            try Row.fetchOne(db, sql: "SELECT \(OutboxRow.columns) FROM outbox WHERE id = ?", arguments: [id])
+                .map(OutboxRow.init(row:))
+        }
+    }
+
+    /// Accepts a send: one transaction. When another send holds the key already, answers that one instead.
+    func accept(_ row: OutboxRow) async throws -> (row: OutboxRow, inserted: Bool) {
+        try await writer.write { db in
+            if let key = row.idempotencyKey,
+                let existing = try Row.fetchOne(
+                    db, sql: "SELECT \(OutboxRow.columns) FROM outbox WHERE org_id = ? AND idempotency_key = ?",
+                    arguments: [row.orgID, key]
+                ).map(OutboxRow.init(row:))
+            {
+                return (existing, false)
+            }
+            try db.execute(
+                sql: """
+                    INSERT INTO outbox (\(OutboxRow.columns))
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    row.id, row.orgID, row.idempotencyKey, row.requestHash, row.contactID, row.channelID,
+                    row.recipient, row.content, row.answer, row.recordRequest, row.recorded, row.state.rawValue,
+                    row.attempts, row.nextAttemptAt, row.providerMessageID, row.errorCode, row.errorText,
+                    row.failureReason, row.version, row.createdAt, row.updatedAt,
+                ])
+            return (row, true)
+        }
+    }
+
+    /// Conversations has the message: its answer is what a replay of the key gets.
+    func markRecorded(id: String, answer: Data?) async throws {
+        try await writer.write { db in
+            if let answer {
+                try db.execute(
+                    sql: "UPDATE outbox SET recorded = 1, answer = ? WHERE id = ?", arguments: [answer, id])
+            } else {
+                try db.execute(sql: "UPDATE outbox SET recorded = 1 WHERE id = ?", arguments: [id])
+            }
+        }
+    }
+
+    func unrecorded(limit: Int) async throws -> [OutboxRow] {
+        try await writer.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT \(OutboxRow.columns) FROM outbox WHERE recorded = 0 ORDER BY created_at LIMIT ?",
+                arguments: [limit]
+            ).map(OutboxRow.init(row:))
+        }
+    }
+
+    /// A channel's rows due for an attempt, oldest due first (recorded ones only: a status needs its message).
+    /// A row being sent is not due: its attempt set `next_attempt_at` to the end of its lease.
+    func due(channelID: String, now: Millis, limit: Int) async throws -> [OutboxRow] {
+        try await writer.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT \(OutboxRow.columns) FROM outbox INDEXED BY outbox_due
+                    WHERE channel_id = ? AND state IN ('queued', 'sending') AND next_attempt_at <= ? AND recorded = 1
+                    ORDER BY next_attempt_at, id LIMIT ?
+                    """, arguments: [channelID, now, limit]
+            ).map(OutboxRow.init(row:))
+        }
+    }
+
+    /// The channels with rows to send now or later (after a restart, and as a safety net).
+    func channelsWithWork() async throws -> [String] {
+        try await writer.read { db in
+            try String.fetchAll(
+                db,
+                sql: """
+                    SELECT DISTINCT channel_id FROM outbox INDEXED BY outbox_due WHERE state IN ('queued', 'sending')
+                    """)
+        }
+    }
+
+    /// After a restart, rows that were in flight at the crash are due again at once (they may have been sent:
+    /// the provider takes no idempotency key, so those few are the only possible duplicates).
+    func releaseInFlight(now: Millis) async throws -> Int {
+        try await writer.write { db in
+            try db.execute(
+                sql: "UPDATE outbox SET next_attempt_at = ? WHERE state = 'sending'", arguments: [now])
+            return db.changesCount
+        }
+    }
+
+    /// Records the attempt before the provider call, with a lease: if no result is recorded by `leaseUntil`
+    /// (the process died), the row is due again.
+    func markSending(id: String, leaseUntil: Millis, now: Millis) async throws {
+        try await writer.write { db in
+            try db.execute(
+                sql: """
+                    UPDATE outbox SET state = 'sending', attempts = attempts + 1, next_attempt_at = ?, updated_at = ?
+                    WHERE id = ?
+                    """, arguments: [leaseUntil, now, id])
+        }
+    }
+
+    /// Records an attempt's result; a result that ends the message bumps `version` for the reporter.
+    /// A refused access token flags the channel `token_invalid` in the same transaction.
+    func finish(id: String, result: AttemptResult, now: Millis) async throws {
+        try await writer.write { db in
+            switch result {
+            case .sent(let providerID, let final):
+                try db.execute(
+                    sql: """
+                        UPDATE outbox SET state = ?, provider_message_id = ?, error_code = NULL, error_text = NULL,
+                            version = version + 1, updated_at = ?
+                        WHERE id = ?
+                        """, arguments: [final.rawValue, providerID, now, id])
+            case .retry(let at, let code, let text):
+                try db.execute(
+                    sql: """
+                        UPDATE outbox SET state = 'queued', next_attempt_at = ?, error_code = ?, error_text = ?,
+                            updated_at = ?
+                        WHERE id = ?
+                        """, arguments: [at, code, text, now, id])
+            case .failed(let code, let text, let reason):
+                try db.execute(
+                    sql: """
+                        UPDATE outbox SET state = 'failed', error_code = ?, error_text = ?, failure_reason = ?,
+                            version = version + 1, updated_at = ?
+                        WHERE id = ?
+                        """, arguments: [code, text, reason, now, id])
+                if reason == "token_invalid" {
+                    try db.execute(
+                        sql: """
+                            UPDATE channel SET status = 'token_invalid', updated_at = ?
+                            WHERE id = (SELECT channel_id FROM outbox WHERE id = ?)
+                            """, arguments: [now, id])
+                }
+            }
+        }
+    }
+
+    /// Rows whose latest state conversations has not heard of yet.
+    func unreported(limit: Int) async throws -> [OutboxRow] {
+        try await writer.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT \(OutboxRow.columns) FROM outbox INDEXED BY outbox_unreported
+                    WHERE reported_version < version AND recorded = 1 ORDER BY updated_at LIMIT ?
+                    """, arguments: [limit]
+            ).map(OutboxRow.init(row:))
+        }
+    }
+
+    /// Conversations has these states: each row is marked up to the version that was reported (a newer state
+    /// recorded meanwhile stays unreported).
+    func markReported(_ rows: [(id: String, version: Int)]) async throws {
+        try await writer.write { db in
+            let statement = try db.cachedStatement(
+                sql: "UPDATE outbox SET reported_version = max(reported_version, ?) WHERE id = ?")
+            for row in rows { try statement.execute(arguments: [row.version, row.id]) }
+        }
+    }
+
+    /// The template with that name and language on the channel, if registered.
+    func template(orgID: String, channelID: String, name: String, language: String) async throws -> Template? {
+        let id = try await writer.read { db in
+            try String.fetchOne(
+                db, sql: "SELECT id FROM template WHERE org_id = ? AND channel_id = ? AND name = ? AND language = ?",
+                arguments: [orgID, channelID, name, language])
+        }
+        guard let id else { return nil }
+        return try await template(orgID: orgID, channelID: channelID, id: id)
+    }
+
+    /// A stored channel of the org (secrets included, for the provider call).
+    func storedChannel(orgID: String, id: String) async throws -> StoredChannel {
+        try await writer.read { db in try Self.find(db, orgID: orgID, id: id) }
+    }
+
+    /// The org's channels with their secrets, oldest first.
+    func storedChannels(orgID: String) async throws -> [StoredChannel] {
+        _ = try await sandbox(orgID: orgID)
+        let channels = try await channels(orgID: orgID)
+        var stored: [StoredChannel] = []
+        for channel in channels { stored.append(try await storedChannel(orgID: orgID, id: channel.id)) }
+        return stored
+    }
+}
