@@ -89,6 +89,87 @@ public struct ConversationsClient<Transport: ClientTransport>: Sendable {
             })
     }
 
+    /// One outbound message for `recordOutbound(_:)`.
+    public struct OutboundItem: Sendable {
+        public var orgID: String
+        public var messageID: String
+        public var conversationID: String?
+        public var contact: ContactSnapshot?
+        public var channelID: String
+        public var medium: Medium
+        public var type: String
+        public var text: String
+        public var contentJSON: String
+        public var senderAgentID: String?
+
+        public init(
+            orgID: String, messageID: String, conversationID: String?, contact: ContactSnapshot?, channelID: String,
+            medium: Medium, type: String, text: String, contentJSON: String, senderAgentID: String?
+        ) {
+            self.orgID = orgID
+            self.messageID = messageID
+            self.conversationID = conversationID
+            self.contact = contact
+            self.channelID = channelID
+            self.medium = medium
+            self.type = type
+            self.text = text
+            self.contentJSON = contentJSON
+            self.senderAgentID = senderAgentID
+        }
+    }
+
+    /// Many accepted outbound messages in one call and one transaction, each answered on its own. Idempotent
+    /// per message id, so retried on UNAVAILABLE.
+    public func recordOutbound(_ items: [OutboundItem]) async throws(ServiceFailure)
+        -> [Result<ConversationsKit.Message, ServiceFailure>]
+    {
+        let request = Switchboard_Conversations_V1_RecordOutboundBatchRequest.with {
+            $0.items = items.map { item in
+                .with {
+                    $0.orgID = item.orgID
+                    $0.messageID = item.messageID
+                    $0.conversationID = item.conversationID ?? ""
+                    if let contact = item.contact { $0.contact = .init(contact) }
+                    $0.channelID = item.channelID
+                    $0.medium = item.medium.rawValue
+                    $0.type = item.type
+                    $0.text = item.text
+                    $0.contentJson = item.contentJSON
+                    $0.senderAgentID = item.senderAgentID ?? ""
+                }
+            }
+        }
+        let response = try await caller.call("RecordOutboundBatch", idempotent: true) { metadata, options in
+            try await client.recordOutboundBatch(request, metadata: metadata, options: options)
+        }
+        guard response.results.count == items.count else {
+            throw ServiceFailure(.internalError, "internal_error", "batch answer does not match the request")
+        }
+        return response.results.map { result in
+            result.failed ? .failure(ServiceFailure(item: result.error)) : .success(ConversationsKit.Message(result.message))
+        }
+    }
+
+    /// Many point reads in one call (nil: no such conversation).
+    public func batchGet(_ keys: [(orgID: String, id: String)]) async throws(ServiceFailure) -> [Conversation?] {
+        let request = Switchboard_Conversations_V1_BatchGetConversationsRequest.with {
+            $0.keys = keys.map { key in
+                .with {
+                    $0.orgID = key.orgID
+                    $0.id = key.id
+                }
+            }
+        }
+        let response = try await caller.call("BatchGetConversations", idempotent: true) { metadata, options in
+            try await client.batchGetConversations(request, metadata: metadata, options: options)
+        }
+        guard response.results.count == keys.count else {
+            throw ServiceFailure(.internalError, "internal_error", "batch answer does not match the request")
+        }
+        return response.results.map { $0.found ? Conversation($0.conversation) : nil }
+    }
+
     /// Delivery progress of accepted messages, by message id (at most 1,000 per call). Statuses only move
     /// forward, so a retry is harmless. Answers, per update, whether the message is known.
     public func updateDeliveries(orgID: String, _ updates: [DeliveryUpdate]) async throws(ServiceFailure) -> [Bool] {

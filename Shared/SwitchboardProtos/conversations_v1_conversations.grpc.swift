@@ -62,6 +62,19 @@ public enum Switchboard_Conversations_V1_ConversationsService: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "RecordOutboundBatch" metadata.
+        public enum RecordOutboundBatch: Sendable {
+            /// Request type for "RecordOutboundBatch".
+            public typealias Input = Switchboard_Conversations_V1_RecordOutboundBatchRequest
+            /// Response type for "RecordOutboundBatch".
+            public typealias Output = Switchboard_Conversations_V1_RecordOutboundBatchResponse
+            /// Descriptor for "RecordOutboundBatch".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "switchboard.conversations.v1.ConversationsService"),
+                method: "RecordOutboundBatch",
+                type: .unary
+            )
+        }
         /// Namespace for "UpdateDeliveries" metadata.
         public enum UpdateDeliveries: Sendable {
             /// Request type for "UpdateDeliveries".
@@ -111,6 +124,19 @@ public enum Switchboard_Conversations_V1_ConversationsService: Sendable {
             public static let descriptor = GRPCCore.MethodDescriptor(
                 service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "switchboard.conversations.v1.ConversationsService"),
                 method: "GetConversation",
+                type: .unary
+            )
+        }
+        /// Namespace for "BatchGetConversations" metadata.
+        public enum BatchGetConversations: Sendable {
+            /// Request type for "BatchGetConversations".
+            public typealias Input = Switchboard_Conversations_V1_BatchGetConversationsRequest
+            /// Response type for "BatchGetConversations".
+            public typealias Output = Switchboard_Conversations_V1_BatchGetConversationsResponse
+            /// Descriptor for "BatchGetConversations".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "switchboard.conversations.v1.ConversationsService"),
+                method: "BatchGetConversations",
                 type: .unary
             )
         }
@@ -249,10 +275,12 @@ public enum Switchboard_Conversations_V1_ConversationsService: Sendable {
             RecordInbound.descriptor,
             RecordInboundBatch.descriptor,
             RecordOutbound.descriptor,
+            RecordOutboundBatch.descriptor,
             UpdateDeliveries.descriptor,
             UpdateDelivery.descriptor,
             ListConversations.descriptor,
             GetConversation.descriptor,
+            BatchGetConversations.descriptor,
             ListMessages.descriptor,
             Assign.descriptor,
             SetStatus.descriptor,
@@ -346,6 +374,25 @@ extension Switchboard_Conversations_V1_ConversationsService {
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Conversations_V1_Message>
 
+        /// Handle the "RecordOutboundBatch" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Many outbound messages in one transaction (messaging folds concurrent sends into one call); each answered
+        /// > on its own.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Switchboard_Conversations_V1_RecordOutboundBatchRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Switchboard_Conversations_V1_RecordOutboundBatchResponse` messages.
+        func recordOutboundBatch(
+            request: GRPCCore.StreamingServerRequest<Switchboard_Conversations_V1_RecordOutboundBatchRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Conversations_V1_RecordOutboundBatchResponse>
+
         /// Handle the "UpdateDeliveries" method.
         ///
         /// > Source IDL Documentation:
@@ -414,6 +461,24 @@ extension Switchboard_Conversations_V1_ConversationsService {
             request: GRPCCore.StreamingServerRequest<Switchboard_Conversations_V1_GetConversationRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Conversations_V1_Conversation>
+
+        /// Handle the "BatchGetConversations" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Many point reads in one read transaction (any orgs); a missing one answers `found: false`.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Switchboard_Conversations_V1_BatchGetConversationsRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Switchboard_Conversations_V1_BatchGetConversationsResponse` messages.
+        func batchGetConversations(
+            request: GRPCCore.StreamingServerRequest<Switchboard_Conversations_V1_BatchGetConversationsRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Conversations_V1_BatchGetConversationsResponse>
 
         /// Handle the "ListMessages" method.
         ///
@@ -650,6 +715,25 @@ extension Switchboard_Conversations_V1_ConversationsService {
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Switchboard_Conversations_V1_Message>
 
+        /// Handle the "RecordOutboundBatch" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Many outbound messages in one transaction (messaging folds concurrent sends into one call); each answered
+        /// > on its own.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Conversations_V1_RecordOutboundBatchRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Switchboard_Conversations_V1_RecordOutboundBatchResponse` message.
+        func recordOutboundBatch(
+            request: GRPCCore.ServerRequest<Switchboard_Conversations_V1_RecordOutboundBatchRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Switchboard_Conversations_V1_RecordOutboundBatchResponse>
+
         /// Handle the "UpdateDeliveries" method.
         ///
         /// > Source IDL Documentation:
@@ -718,6 +802,24 @@ extension Switchboard_Conversations_V1_ConversationsService {
             request: GRPCCore.ServerRequest<Switchboard_Conversations_V1_GetConversationRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Switchboard_Conversations_V1_Conversation>
+
+        /// Handle the "BatchGetConversations" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Many point reads in one read transaction (any orgs); a missing one answers `found: false`.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Conversations_V1_BatchGetConversationsRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Switchboard_Conversations_V1_BatchGetConversationsResponse` message.
+        func batchGetConversations(
+            request: GRPCCore.ServerRequest<Switchboard_Conversations_V1_BatchGetConversationsRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Switchboard_Conversations_V1_BatchGetConversationsResponse>
 
         /// Handle the "ListMessages" method.
         ///
@@ -952,6 +1054,25 @@ extension Switchboard_Conversations_V1_ConversationsService {
             context: GRPCCore.ServerContext
         ) async throws -> Switchboard_Conversations_V1_Message
 
+        /// Handle the "RecordOutboundBatch" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Many outbound messages in one transaction (messaging folds concurrent sends into one call); each answered
+        /// > on its own.
+        ///
+        /// - Parameters:
+        ///   - request: A `Switchboard_Conversations_V1_RecordOutboundBatchRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Switchboard_Conversations_V1_RecordOutboundBatchResponse` to respond with.
+        func recordOutboundBatch(
+            request: Switchboard_Conversations_V1_RecordOutboundBatchRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Switchboard_Conversations_V1_RecordOutboundBatchResponse
+
         /// Handle the "UpdateDeliveries" method.
         ///
         /// > Source IDL Documentation:
@@ -1020,6 +1141,24 @@ extension Switchboard_Conversations_V1_ConversationsService {
             request: Switchboard_Conversations_V1_GetConversationRequest,
             context: GRPCCore.ServerContext
         ) async throws -> Switchboard_Conversations_V1_Conversation
+
+        /// Handle the "BatchGetConversations" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Many point reads in one read transaction (any orgs); a missing one answers `found: false`.
+        ///
+        /// - Parameters:
+        ///   - request: A `Switchboard_Conversations_V1_BatchGetConversationsRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Switchboard_Conversations_V1_BatchGetConversationsResponse` to respond with.
+        func batchGetConversations(
+            request: Switchboard_Conversations_V1_BatchGetConversationsRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Switchboard_Conversations_V1_BatchGetConversationsResponse
 
         /// Handle the "ListMessages" method.
         ///
@@ -1230,6 +1369,17 @@ extension Switchboard_Conversations_V1_ConversationsService.StreamingServiceProt
             }
         )
         router.registerHandler(
+            forMethod: Switchboard_Conversations_V1_ConversationsService.Method.RecordOutboundBatch.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Conversations_V1_RecordOutboundBatchRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Conversations_V1_RecordOutboundBatchResponse>(),
+            handler: { request, context in
+                try await self.recordOutboundBatch(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
             forMethod: Switchboard_Conversations_V1_ConversationsService.Method.UpdateDeliveries.descriptor,
             deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Conversations_V1_UpdateDeliveriesRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Conversations_V1_UpdateDeliveriesResponse>(),
@@ -1268,6 +1418,17 @@ extension Switchboard_Conversations_V1_ConversationsService.StreamingServiceProt
             serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Conversations_V1_Conversation>(),
             handler: { request, context in
                 try await self.getConversation(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Switchboard_Conversations_V1_ConversationsService.Method.BatchGetConversations.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Conversations_V1_BatchGetConversationsRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Conversations_V1_BatchGetConversationsResponse>(),
+            handler: { request, context in
+                try await self.batchGetConversations(
                     request: request,
                     context: context
                 )
@@ -1422,6 +1583,17 @@ extension Switchboard_Conversations_V1_ConversationsService.ServiceProtocol {
         return GRPCCore.StreamingServerResponse(single: response)
     }
 
+    public func recordOutboundBatch(
+        request: GRPCCore.StreamingServerRequest<Switchboard_Conversations_V1_RecordOutboundBatchRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Conversations_V1_RecordOutboundBatchResponse> {
+        let response = try await self.recordOutboundBatch(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
     public func updateDeliveries(
         request: GRPCCore.StreamingServerRequest<Switchboard_Conversations_V1_UpdateDeliveriesRequest>,
         context: GRPCCore.ServerContext
@@ -1460,6 +1632,17 @@ extension Switchboard_Conversations_V1_ConversationsService.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Conversations_V1_Conversation> {
         let response = try await self.getConversation(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func batchGetConversations(
+        request: GRPCCore.StreamingServerRequest<Switchboard_Conversations_V1_BatchGetConversationsRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Conversations_V1_BatchGetConversationsResponse> {
+        let response = try await self.batchGetConversations(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -1619,6 +1802,19 @@ extension Switchboard_Conversations_V1_ConversationsService.SimpleServiceProtoco
         )
     }
 
+    public func recordOutboundBatch(
+        request: GRPCCore.ServerRequest<Switchboard_Conversations_V1_RecordOutboundBatchRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Switchboard_Conversations_V1_RecordOutboundBatchResponse> {
+        return GRPCCore.ServerResponse<Switchboard_Conversations_V1_RecordOutboundBatchResponse>(
+            message: try await self.recordOutboundBatch(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
     public func updateDeliveries(
         request: GRPCCore.ServerRequest<Switchboard_Conversations_V1_UpdateDeliveriesRequest>,
         context: GRPCCore.ServerContext
@@ -1664,6 +1860,19 @@ extension Switchboard_Conversations_V1_ConversationsService.SimpleServiceProtoco
     ) async throws -> GRPCCore.ServerResponse<Switchboard_Conversations_V1_Conversation> {
         return GRPCCore.ServerResponse<Switchboard_Conversations_V1_Conversation>(
             message: try await self.getConversation(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func batchGetConversations(
+        request: GRPCCore.ServerRequest<Switchboard_Conversations_V1_BatchGetConversationsRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Switchboard_Conversations_V1_BatchGetConversationsResponse> {
+        return GRPCCore.ServerResponse<Switchboard_Conversations_V1_BatchGetConversationsResponse>(
+            message: try await self.batchGetConversations(
                 request: request.message,
                 context: context
             ),
@@ -1883,6 +2092,30 @@ extension Switchboard_Conversations_V1_ConversationsService {
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Conversations_V1_Message>) async throws -> Result
         ) async throws -> Result where Result: Sendable
 
+        /// Call the "RecordOutboundBatch" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Many outbound messages in one transaction (messaging folds concurrent sends into one call); each answered
+        /// > on its own.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Conversations_V1_RecordOutboundBatchRequest` message.
+        ///   - serializer: A serializer for `Switchboard_Conversations_V1_RecordOutboundBatchRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_Conversations_V1_RecordOutboundBatchResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func recordOutboundBatch<Result>(
+            request: GRPCCore.ClientRequest<Switchboard_Conversations_V1_RecordOutboundBatchRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_Conversations_V1_RecordOutboundBatchRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_Conversations_V1_RecordOutboundBatchResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Conversations_V1_RecordOutboundBatchResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
         /// Call the "UpdateDeliveries" method.
         ///
         /// > Source IDL Documentation:
@@ -1970,6 +2203,29 @@ extension Switchboard_Conversations_V1_ConversationsService {
             deserializer: some GRPCCore.MessageDeserializer<Switchboard_Conversations_V1_Conversation>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Conversations_V1_Conversation>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "BatchGetConversations" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Many point reads in one read transaction (any orgs); a missing one answers `found: false`.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Conversations_V1_BatchGetConversationsRequest` message.
+        ///   - serializer: A serializer for `Switchboard_Conversations_V1_BatchGetConversationsRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_Conversations_V1_BatchGetConversationsResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func batchGetConversations<Result>(
+            request: GRPCCore.ClientRequest<Switchboard_Conversations_V1_BatchGetConversationsRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_Conversations_V1_BatchGetConversationsRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_Conversations_V1_BatchGetConversationsResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Conversations_V1_BatchGetConversationsResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
 
         /// Call the "ListMessages" method.
@@ -2313,6 +2569,41 @@ extension Switchboard_Conversations_V1_ConversationsService {
             )
         }
 
+        /// Call the "RecordOutboundBatch" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Many outbound messages in one transaction (messaging folds concurrent sends into one call); each answered
+        /// > on its own.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Conversations_V1_RecordOutboundBatchRequest` message.
+        ///   - serializer: A serializer for `Switchboard_Conversations_V1_RecordOutboundBatchRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_Conversations_V1_RecordOutboundBatchResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func recordOutboundBatch<Result>(
+            request: GRPCCore.ClientRequest<Switchboard_Conversations_V1_RecordOutboundBatchRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_Conversations_V1_RecordOutboundBatchRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_Conversations_V1_RecordOutboundBatchResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Conversations_V1_RecordOutboundBatchResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Switchboard_Conversations_V1_ConversationsService.Method.RecordOutboundBatch.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
         /// Call the "UpdateDeliveries" method.
         ///
         /// > Source IDL Documentation:
@@ -2439,6 +2730,40 @@ extension Switchboard_Conversations_V1_ConversationsService {
             try await self.client.unary(
                 request: request,
                 descriptor: Switchboard_Conversations_V1_ConversationsService.Method.GetConversation.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "BatchGetConversations" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Many point reads in one read transaction (any orgs); a missing one answers `found: false`.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Conversations_V1_BatchGetConversationsRequest` message.
+        ///   - serializer: A serializer for `Switchboard_Conversations_V1_BatchGetConversationsRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_Conversations_V1_BatchGetConversationsResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func batchGetConversations<Result>(
+            request: GRPCCore.ClientRequest<Switchboard_Conversations_V1_BatchGetConversationsRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_Conversations_V1_BatchGetConversationsRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_Conversations_V1_BatchGetConversationsResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Conversations_V1_BatchGetConversationsResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Switchboard_Conversations_V1_ConversationsService.Method.BatchGetConversations.descriptor,
                 serializer: serializer,
                 deserializer: deserializer,
                 options: options,
@@ -2870,6 +3195,36 @@ extension Switchboard_Conversations_V1_ConversationsService.ClientProtocol {
         )
     }
 
+    /// Call the "RecordOutboundBatch" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Many outbound messages in one transaction (messaging folds concurrent sends into one call); each answered
+    /// > on its own.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Switchboard_Conversations_V1_RecordOutboundBatchRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func recordOutboundBatch<Result>(
+        request: GRPCCore.ClientRequest<Switchboard_Conversations_V1_RecordOutboundBatchRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Conversations_V1_RecordOutboundBatchResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.recordOutboundBatch(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Conversations_V1_RecordOutboundBatchRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Conversations_V1_RecordOutboundBatchResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
     /// Call the "UpdateDeliveries" method.
     ///
     /// > Source IDL Documentation:
@@ -2978,6 +3333,35 @@ extension Switchboard_Conversations_V1_ConversationsService.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Conversations_V1_GetConversationRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Conversations_V1_Conversation>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "BatchGetConversations" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Many point reads in one read transaction (any orgs); a missing one answers `found: false`.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Switchboard_Conversations_V1_BatchGetConversationsRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func batchGetConversations<Result>(
+        request: GRPCCore.ClientRequest<Switchboard_Conversations_V1_BatchGetConversationsRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Conversations_V1_BatchGetConversationsResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.batchGetConversations(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Conversations_V1_BatchGetConversationsRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Conversations_V1_BatchGetConversationsResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -3368,6 +3752,40 @@ extension Switchboard_Conversations_V1_ConversationsService.ClientProtocol {
         )
     }
 
+    /// Call the "RecordOutboundBatch" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Many outbound messages in one transaction (messaging folds concurrent sends into one call); each answered
+    /// > on its own.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func recordOutboundBatch<Result>(
+        _ message: Switchboard_Conversations_V1_RecordOutboundBatchRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Conversations_V1_RecordOutboundBatchResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Switchboard_Conversations_V1_RecordOutboundBatchRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.recordOutboundBatch(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
     /// Call the "UpdateDeliveries" method.
     ///
     /// > Source IDL Documentation:
@@ -3491,6 +3909,39 @@ extension Switchboard_Conversations_V1_ConversationsService.ClientProtocol {
             metadata: metadata
         )
         return try await self.getConversation(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "BatchGetConversations" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Many point reads in one read transaction (any orgs); a missing one answers `found: false`.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func batchGetConversations<Result>(
+        _ message: Switchboard_Conversations_V1_BatchGetConversationsRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Conversations_V1_BatchGetConversationsResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Switchboard_Conversations_V1_BatchGetConversationsRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.batchGetConversations(
             request: request,
             options: options,
             onResponse: handleResponse

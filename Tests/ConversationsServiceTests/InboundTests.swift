@@ -34,7 +34,9 @@ import Testing
         #expect(resolved.status == .resolved && resolved.resolvedAt == at(3))
     }
 
-    @Test func inboundUsesRecordingTimeAndRefreshesSnapshot() async throws {
+    /// Activity is when the message was recorded; the 24-hour window runs from when the customer wrote (the
+    /// provider's timestamp, never later than the recording: a clock ahead cannot stretch the window).
+    @Test func activityAtRecordingWindowFromTheCustomersTimeAndSnapshotRefreshed() async throws {
         let store = try ConversationsStore.inMemory()
         var message = text("hi")
         message.sentAt = at(-500)
@@ -42,8 +44,14 @@ import Testing
             orgID: orgA, channelID: whatsapp, medium: .whatsapp, contact: person("c1", name: "Old"),
             mergedContactIDs: [], message: message, now: at(10))
         #expect(first.conversation.lastActivityAt == at(10))
-        #expect(first.conversation.lastInboundAt == at(10))
+        #expect(first.conversation.lastInboundAt == at(-500))
         #expect(first.message.sentAt == at(-500))
+        var ahead = text("from the future")
+        ahead.sentAt = at(60)
+        let later = try await store.recordInbound(
+            orgID: orgA, channelID: whatsapp, medium: .whatsapp, contact: person("c1", name: "Old"),
+            mergedContactIDs: [], message: ahead, now: at(10))
+        #expect(later.conversation.lastInboundAt == at(10))
         let second = try await receive(
             store, ContactSnapshot(id: "c1", name: "New", phone: "+1555", whatsappUsername: "newbie"), now: at(11))
         #expect(second.conversation.contact.name == "New")

@@ -266,6 +266,11 @@ class Cluster:
             SWITCHBOARD_OPERATOR_KEY=self.operator_key,
             SWITCHBOARD_BOOTSTRAP_API_KEY=self.api_key,
             SWITCHBOARD_BIN_DIR=str(self.bin_dir),
+            # outbound sending: short retry backoff so that retry tests finish quickly
+            SWITCHBOARD_SEND_RETRY_BASE_MS="50",
+            SWITCHBOARD_SEND_RETRY_MAX_MS="400",
+            SWITCHBOARD_SEND_MAX_ATTEMPTS="5",
+            SWITCHBOARD_SEND_INFLIGHT="8",
         )
         for name in SERVICES:
             env[f"SWITCHBOARD_{name.upper()}_PORT"] = str(self.ports[name])

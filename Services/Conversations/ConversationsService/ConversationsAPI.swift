@@ -90,6 +90,43 @@ public struct ConversationsAPI: Switchboard_Conversations_V1_ConversationsServic
     public func recordOutbound(
         request: Switchboard_Conversations_V1_RecordOutboundRequest, context: ServerContext
     ) async throws -> Switchboard_Conversations_V1_Message {
+        .init(try await store.recordOutbound(try Self.outbound(request)))
+    }
+
+    public func recordOutboundBatch(
+        request: Switchboard_Conversations_V1_RecordOutboundBatchRequest, context: ServerContext
+    ) async throws -> Switchboard_Conversations_V1_RecordOutboundBatchResponse {
+        guard request.items.count <= 1000 else {
+            throw ServiceFailure.invalid("too_many_items", "at most 1000 messages per call", field: "items")
+        }
+        var results = [Switchboard_Conversations_V1_RecordOutboundResult](repeating: .init(), count: request.items.count)
+        var items: [OutboundRecord] = []
+        var positions: [Int] = []
+        for (index, item) in request.items.enumerated() {
+            do {
+                items.append(try Self.outbound(item))
+                positions.append(index)
+            } catch let failure as ServiceFailure {
+                results[index] = .with {
+                    $0.failed = true
+                    $0.error = failure.errorReason
+                }
+            }
+        }
+        for (position, result) in zip(positions, try await store.recordOutbound(items)) {
+            switch result {
+            case .success(let message): results[position] = .with { $0.message = .init(message) }
+            case .failure(let failure):
+                results[position] = .with {
+                    $0.failed = true
+                    $0.error = failure.errorReason
+                }
+            }
+        }
+        return .with { $0.results = results }
+    }
+
+    static func outbound(_ request: Switchboard_Conversations_V1_RecordOutboundRequest) throws -> OutboundRecord {
         let status = request.status.isEmpty ? DeliveryStatus.queued : DeliveryStatus(rawValue: request.status)
         guard let status else {
             throw ServiceFailure.invalid("invalid_status", "status must be queued or sent", field: "status")
@@ -98,17 +135,31 @@ public struct ConversationsAPI: Switchboard_Conversations_V1_ConversationsServic
         guard request.medium.isEmpty || medium != nil else {
             throw ServiceFailure.invalid("invalid_medium", "medium must be whatsapp or sms", field: "medium")
         }
-        return .init(
-            try await store.recordOutbound(
-                OutboundRecord(
-                    orgID: try requireOrg(request.orgID), messageID: request.messageID.nonEmptyValue,
-                    conversationID: request.conversationID.nonEmptyValue,
-                    contact: request.hasContact ? ContactSnapshot(request.contact) : nil,
-                    channelID: request.channelID.nonEmptyValue, medium: medium,
-                    type: request.type.isEmpty ? "text" : request.type, text: request.text,
-                    contentJSON: request.contentJson.isEmpty ? "{}" : request.contentJson,
-                    providerMessageID: request.providerMessageID, status: status,
-                    senderAgentID: request.senderAgentID)))
+        return OutboundRecord(
+            orgID: try requireOrg(request.orgID), messageID: request.messageID.nonEmptyValue,
+            conversationID: request.conversationID.nonEmptyValue,
+            contact: request.hasContact ? ContactSnapshot(request.contact) : nil,
+            channelID: request.channelID.nonEmptyValue, medium: medium,
+            type: request.type.isEmpty ? "text" : request.type, text: request.text,
+            contentJSON: request.contentJson.isEmpty ? "{}" : request.contentJson,
+            providerMessageID: request.providerMessageID, status: status, senderAgentID: request.senderAgentID)
+    }
+
+    public func batchGetConversations(
+        request: Switchboard_Conversations_V1_BatchGetConversationsRequest, context: ServerContext
+    ) async throws -> Switchboard_Conversations_V1_BatchGetConversationsResponse {
+        guard request.keys.count <= 1000 else {
+            throw ServiceFailure.invalid("too_many_items", "at most 1000 keys per call", field: "keys")
+        }
+        let found = try await store.conversations(request.keys.map { (orgID: $0.orgID, id: $0.id) })
+        return .with {
+            $0.results = found.map { conversation in
+                .with {
+                    $0.found = conversation != nil
+                    if let conversation { $0.conversation = .init(conversation) }
+                }
+            }
+        }
     }
 
     public func updateDeliveries(

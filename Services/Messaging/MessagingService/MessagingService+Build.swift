@@ -32,7 +32,7 @@ public func makeMessagingServices(config: ConfigReader, logger: Logger) throws -
         reports: ServiceReports(contacts: sink.contacts, conversations: sink.conversations), settings: settings,
         logger: logger)
     let sender = Sender(
-        store: store, contacts: sink.contacts, conversations: sink.conversations,
+        store: store, contacts: ContactReader(client: sink.contacts), conversations: sink.conversations,
         wake: { channelID in worker.wake(channelID: channelID) }, logger: logger)
     let api = MessagingAPI(store: store, journal: journal, sender: sender)
     let server = GRPCServerService(

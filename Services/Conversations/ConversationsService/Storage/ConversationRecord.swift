@@ -133,13 +133,14 @@ struct ConversationRecord: Sendable, Equatable {
         ])
     }
 
-    /// Records a new last message: activity, preview, and for an inbound one the window and unread count.
+    /// Records a new last message: activity, preview, and for an inbound one the window (from when the customer
+    /// wrote: the provider's timestamp, never later than its arrival) and unread count.
     static func touch(_ db: Database, id: String, message: Message, now: Millis) throws {
         let inbound = message.direction == .inbound
         let statement = try db.cachedStatement(
             sql: """
                 UPDATE conversation SET last_activity_at = ?,
-                    last_inbound_at = CASE WHEN ? THEN ? ELSE last_inbound_at END,
+                    last_inbound_at = CASE WHEN ? THEN max(COALESCE(last_inbound_at, 0), ?) ELSE last_inbound_at END,
                     unread_count = unread_count + ?,
                     archived = CASE WHEN ? THEN 0 ELSE archived END,
                     last_message_id = ?, last_message_direction = ?, last_message_type = ?, last_message_text = ?,
@@ -147,7 +148,7 @@ struct ConversationRecord: Sendable, Equatable {
                 WHERE id = ?
                 """)
         try statement.execute(arguments: [
-            now, inbound, now, inbound ? 1 : 0, inbound, message.id, message.direction.rawValue, message.type,
+            now, inbound, min(now, message.sentAt ?? now), inbound ? 1 : 0, inbound, message.id, message.direction.rawValue, message.type,
             message.text, now, id,
         ])
     }

@@ -106,60 +106,85 @@ extension ConversationsStore {
     /// the channel switcher: the conversation remembers it as its reply channel.
     public func recordOutbound(_ item: OutboundRecord, now: Millis = .now()) async throws -> Message {
         guard item.status == .queued || item.status == .sent else { throw ConversationsFailure.invalidOutboundStatus }
-        let providerID = item.providerMessageID.flatMap { $0.isEmpty ? nil : $0 }
-        return try await writer.write { db in
-            if let id = item.messageID, let stored = try MessageRecord.find(db, orgID: item.orgID, id: id) {
-                return stored
-            }
-            let conversation: ConversationRecord
-            if let conversationID = item.conversationID {
-                conversation = try ConversationRecord.load(db, orgID: item.orgID, id: conversationID)
-            } else {
-                guard let contact = item.contact, let channelID = item.channelID, let medium = item.medium else {
-                    throw ServiceFailure.invalid(
-                        "invalid_outbound", "a conversation id, or a contact with a channel, is required")
+        return try await writer.write { db in try Self.recordOutbound(db, item, now: now) }
+    }
+
+    /// Many outbound messages in one transaction, each in its own savepoint (one refused is rolled back alone).
+    public func recordOutbound(_ items: [OutboundRecord], now: Millis = .now()) async throws -> [Result<Message, ServiceFailure>] {
+        try await writer.write { db in
+            items.map { item in
+                guard item.status == .queued || item.status == .sent else {
+                    return .failure(ConversationsFailure.invalidOutboundStatus)
                 }
-                if let open = try ConversationRecord.findOpen(
-                    db, orgID: item.orgID, contactID: contact.id, channelID: channelID)
-                {
-                    conversation = open
-                } else {
-                    let id = try ConversationRecord.insertOpen(
-                        db, orgID: item.orgID, contact: contact, channelID: channelID, medium: medium, now: now)
-                    conversation = try ConversationRecord.load(db, orgID: item.orgID, id: id)
+                var recorded: Message?
+                do {
+                    try db.inSavepoint {
+                        recorded = try Self.recordOutbound(db, item, now: now)
+                        return .commit
+                    }
+                } catch let failure as ServiceFailure {
+                    return .failure(failure)
+                } catch {
+                    return .failure(ServiceFailure(.internalError, "internal_error", "\(error)"))
                 }
+                guard let recorded else { return .failure(ServiceFailure(.internalError, "internal_error", "no result")) }
+                return .success(recorded)
             }
-            if let providerID, let stored = try MessageRecord.find(db, orgID: item.orgID, providerMessageID: providerID) {
-                throw ConversationsFailure.messageExists(stored.id)
-            }
-            let channelID = item.channelID ?? conversation.channelID
-            var message = Message(
-                id: item.messageID ?? Identifier.make(), orgID: item.orgID, conversationID: conversation.id,
-                contactID: conversation.contact.id, channelID: channelID, direction: .outbound,
-                type: item.type, text: item.text, contentJSON: item.contentJSON.isEmpty ? "{}" : item.contentJSON,
-                providerMessageID: providerID, status: item.status, errorCode: nil, errorText: nil,
-                replyToProviderID: nil, forwarded: false, sentAt: nil, recordedAt: now, statusAt: now,
-                senderAgentID: item.senderAgentID.flatMap { $0.isEmpty ? nil : $0 })
-            try MessageRecord.insert(db, message)
-            try ConversationRecord.touch(db, id: conversation.id, message: message, now: now)
-            let switched = channelID != conversation.channelID
-            try db.execute(
-                sql: "UPDATE conversation SET reply_channel_id = ?, reply_medium = ? WHERE id = ?",
-                arguments: [
-                    switched ? channelID : nil, switched ? (item.medium ?? conversation.medium).rawValue : nil,
-                    conversation.id,
-                ])
-            if let providerID, let pending = try Self.takePending(db, orgID: item.orgID, providerMessageID: providerID),
-                message.status.canAdvance(to: pending.status)
-            {
-                message.status = pending.status
-                message.statusAt = pending.at
-                message.errorCode = pending.errorCode
-                message.errorText = pending.errorText
-                try MessageRecord.setStatus(db, message)
-            }
-            return message
         }
+    }
+
+    static func recordOutbound(_ db: Database, _ item: OutboundRecord, now: Millis) throws -> Message {
+        let providerID = item.providerMessageID.flatMap { $0.isEmpty ? nil : $0 }
+        if let id = item.messageID, let stored = try MessageRecord.find(db, orgID: item.orgID, id: id) {
+            return stored
+        }
+        let conversation: ConversationRecord
+        if let conversationID = item.conversationID {
+            conversation = try ConversationRecord.load(db, orgID: item.orgID, id: conversationID)
+        } else {
+            guard let contact = item.contact, let channelID = item.channelID, let medium = item.medium else {
+                throw ServiceFailure.invalid(
+                    "invalid_outbound", "a conversation id, or a contact with a channel, is required")
+            }
+            if let open = try ConversationRecord.findOpen(
+                db, orgID: item.orgID, contactID: contact.id, channelID: channelID)
+            {
+                conversation = open
+            } else {
+                let id = try ConversationRecord.insertOpen(
+                    db, orgID: item.orgID, contact: contact, channelID: channelID, medium: medium, now: now)
+                conversation = try ConversationRecord.load(db, orgID: item.orgID, id: id)
+            }
+        }
+        if let providerID, let stored = try MessageRecord.find(db, orgID: item.orgID, providerMessageID: providerID) {
+            throw ConversationsFailure.messageExists(stored.id)
+        }
+        let channelID = item.channelID ?? conversation.channelID
+        var message = Message(
+            id: item.messageID ?? Identifier.make(), orgID: item.orgID, conversationID: conversation.id,
+            contactID: conversation.contact.id, channelID: channelID, direction: .outbound,
+            type: item.type, text: item.text, contentJSON: item.contentJSON.isEmpty ? "{}" : item.contentJSON,
+            providerMessageID: providerID, status: item.status, errorCode: nil, errorText: nil,
+            replyToProviderID: nil, forwarded: false, sentAt: nil, recordedAt: now, statusAt: now,
+            senderAgentID: item.senderAgentID.flatMap { $0.isEmpty ? nil : $0 })
+        try MessageRecord.insert(db, message)
+        try ConversationRecord.touch(db, id: conversation.id, message: message, now: now)
+        let switched = channelID != conversation.channelID
+        try db.cachedStatement(sql: "UPDATE conversation SET reply_channel_id = ?, reply_medium = ? WHERE id = ?").execute(
+            arguments: [
+                switched ? channelID : nil, switched ? (item.medium ?? conversation.medium).rawValue : nil,
+                conversation.id,
+            ])
+        if let providerID, let pending = try Self.takePending(db, orgID: item.orgID, providerMessageID: providerID),
+            message.status.canAdvance(to: pending.status)
+        {
+            message.status = pending.status
+            message.statusAt = pending.at
+            message.errorCode = pending.errorCode
+            message.errorText = pending.errorText
+            try MessageRecord.setStatus(db, message)
+        }
+        return message
     }
 
     /// An outbound message in a known conversation (tests and tools).

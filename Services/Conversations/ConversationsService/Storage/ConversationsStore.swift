@@ -33,6 +33,13 @@ public final class ConversationsStore: Sendable {
         try await writer.read { db in try ConversationRecord.load(db, orgID: orgID, id: id).conversation(now: now) }
     }
 
+    /// Many point reads in one read transaction; nil for a missing (or deleted-forever) conversation.
+    public func conversations(_ keys: [(orgID: String, id: String)], now: Millis = .now()) async throws -> [Conversation?] {
+        try await writer.read { db in
+            try keys.map { key in try ConversationRecord.find(db, orgID: key.orgID, id: key.id)?.conversation(now: now) }
+        }
+    }
+
     /// The inbox: newest activity first, filtered, keyset-paginated on (last_activity_at, id).
     public func conversations(
         orgID: String, filter: InboxFilter, cursor: String?, limit: Int, now: Millis = .now()

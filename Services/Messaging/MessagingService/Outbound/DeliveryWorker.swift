@@ -7,6 +7,7 @@ import MessagingKit
 import ServiceKit
 public import ServiceLifecycle
 import Synchronization
+import SwitchboardClient
 
 /// How the provider call is made (the real one is `HTTPProviderTransport`).
 protocol ProviderTransport: Sendable {
@@ -119,6 +120,8 @@ public final class DeliveryWorker: Service, Sendable {
     let settings: DeliverySettings
     let logger: Logger
     let reported = Signal()
+    /// Results that arrive together are recorded in one transaction.
+    private let finishing: Batcher<(String, AttemptResult), Void>
     private let slots: Slots
     private let lanes: Mutex<[String: Lane]>
     private let newChannels: AsyncStream<String>
@@ -139,6 +142,14 @@ public final class DeliveryWorker: Service, Sendable {
         self.logger = logger
         slots = Slots(max(settings.inFlight, 1))
         lanes = Mutex([:])
+        finishing = Batcher(maxBatch: 256) { [store] results throws(ServiceFailure) in
+            do {
+                try await store.finish(results.map { (id: $0.0, result: $0.1) }, now: .now())
+            } catch {
+                throw ServiceFailure(.unavailable, "outbox_write_failed", "\(error)")
+            }
+            return results.map { _ in .success(()) }
+        }
         let made = AsyncStream.makeStream(of: String.self)
         newChannels = made.stream
         newChannel = made.continuation
@@ -210,40 +221,41 @@ public final class DeliveryWorker: Service, Sendable {
                     logger.error("outbox read failed: \(error)")
                     rows = []
                 }
-                if rows.isEmpty {
+                guard let first = rows.first else {
                     guard await wakeups.next() != nil else { break }
                     continue
                 }
-                for row in rows {
-                    if Task.isCancelled { break }
-                    let channel: StoredChannel
-                    do {
-                        channel = try await store.storedChannel(orgID: row.orgID, id: row.channelID)
-                    } catch {
+                guard let channel = try? await store.storedChannel(orgID: first.orgID, id: channelID) else {
+                    for row in rows {
                         await conclude(
                             row,
                             .failed(code: "channel_not_found", text: "the channel was removed", reason: "provider_error"))
-                        continue
                     }
-                    if channel.channel.kind != .sandbox, channel.channel.status == "active" {
-                        await lane.pacer.wait(rate: Self.rate(of: channel))
-                    }
-                    await slots.acquire()
-                    if Task.isCancelled {
-                        slots.release()
+                    continue
+                }
+                let paced = channel.channel.kind != .sandbox && channel.channel.status == "active"
+                let rate = Self.rate(of: channel)
+                // The attempts of the next few rows are recorded in one transaction, then paced out one by one:
+                // about 50 ms of sends at the channel's rate, never more than may be in flight.
+                let chunk = paced ? max(1, min(settings.inFlight, Int(rate / 20))) : settings.inFlight
+                var start = 0
+                while start < rows.count, !Task.isCancelled {
+                    let batch = Array(rows[start..<min(start + chunk, rows.count)])
+                    start += batch.count
+                    do {
+                        try await store.markSending(ids: batch.map(\.id), leaseUntil: .now() + settings.lease, now: .now())
+                    } catch {
+                        logger.error("recording send attempts failed: \(error)")
                         break
                     }
-                    do {
-                        try await store.markSending(id: row.id, leaseUntil: .now() + settings.lease, now: .now())
-                    } catch {
-                        slots.release()
-                        logger.error("recording a send attempt failed: \(error)")
-                        continue
-                    }
-                    sends.addTask {
-                        let outcome = await self.attempt(row, channel: channel)
-                        self.slots.release()
-                        await self.conclude(row, self.result(of: outcome, attempts: row.attempts + 1, channel: channel))
+                    for row in batch {
+                        if paced { await lane.pacer.wait(rate: rate) }
+                        await slots.acquire()
+                        sends.addTask {
+                            let outcome = await self.attempt(row, channel: channel)
+                            self.slots.release()
+                            await self.conclude(row, self.result(of: outcome, attempts: row.attempts + 1, channel: channel))
+                        }
                     }
                 }
             }
@@ -313,7 +325,7 @@ public final class DeliveryWorker: Service, Sendable {
         var delay = Duration.milliseconds(50)
         while true {
             do {
-                try await store.finish(id: row.id, result: result, now: .now())
+                try await finishing.submit((row.id, result))
                 break
             } catch {
                 logger.error("recording a send result failed, trying again: \(error)")

@@ -175,7 +175,7 @@ enum DeliveryOutcome: Equatable, Sendable {
         let reason: String =
             switch code {
             case "21610": "opted_out"
-            case "21211", "21614": "invalid_number"
+            case "21211": "invalid_number"
             case "20003": "token_invalid"
             default: "provider_error"
             }

@@ -22,6 +22,9 @@ final class HTTPProviderTransport: ProviderTransport {
             timeout: .init(connect: .seconds(5), read: Self.timeout),
             connectionPool: .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: max(inFlight, 1)))
         configuration.redirectConfiguration = .disallow
+        // A refused connection is an attempt that failed: the worker's backoff decides when to try again (the
+        // pool would otherwise keep reconnecting until the connect timeout).
+        configuration.connectionPool.retryConnectionEstablishment = false
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 

@@ -26,11 +26,64 @@ struct SendCommand: Sendable {
 /// limits, what SMS can carry — and writes the outbox row; the delivery worker does the rest.
 struct Sender: Sendable {
     let store: MessagingStore
-    let contacts: ContactsClient<ServiceTransport>
+    /// Contact reads, folded into one BatchGetContacts while one is in flight.
+    let contacts: ContactReader<ServiceTransport>
     let conversations: ConversationsClient<ServiceTransport>
     /// Tells the delivery worker there is work.
     let wake: @Sendable (_ channelID: String) -> Void
     let logger: Logger
+    /// Conversation reads and message recordings that arrive while one is in flight leave together in one call.
+    let conversationReader: Batcher<ConversationKey, Conversation?>
+    let recorder: Batcher<ConversationsClient<ServiceTransport>.OutboundItem, ConversationsKit.Message>
+    /// Outbox writes of concurrent sends share one transaction (one commit).
+    let accepting: Batcher<OutboxRow, Accepted>
+    let marking: Batcher<Recorded, Void>
+
+    struct Accepted: Sendable {
+        var row: OutboxRow
+        var inserted: Bool
+    }
+
+    struct Recorded: Sendable {
+        var id: String
+        var answer: Data
+    }
+
+    struct ConversationKey: Sendable {
+        var orgID: String
+        var id: String
+    }
+
+    init(
+        store: MessagingStore, contacts: ContactReader<ServiceTransport>,
+        conversations: ConversationsClient<ServiceTransport>, wake: @escaping @Sendable (_ channelID: String) -> Void,
+        logger: Logger
+    ) {
+        self.store = store
+        self.contacts = contacts
+        self.conversations = conversations
+        self.wake = wake
+        self.logger = logger
+        conversationReader = Batcher { keys throws(ServiceFailure) in
+            try await conversations.batchGet(keys.map { (orgID: $0.orgID, id: $0.id) }).map { .success($0) }
+        }
+        recorder = Batcher { items throws(ServiceFailure) in try await conversations.recordOutbound(items) }
+        accepting = Batcher { rows throws(ServiceFailure) in
+            do {
+                return try await store.accept(rows).map { .success(Accepted(row: $0.row, inserted: $0.inserted)) }
+            } catch {
+                throw ServiceFailure(.unavailable, "outbox_write_failed", "the send could not be stored: \(error)")
+            }
+        }
+        marking = Batcher { rows throws(ServiceFailure) in
+            do {
+                try await store.markRecorded(rows.map { (id: $0.id, answer: Optional($0.answer)) })
+            } catch {
+                throw ServiceFailure(.unavailable, "outbox_write_failed", "\(error)")
+            }
+            return rows.map { _ in .success(()) }
+        }
+    }
 
     static let window: Millis = 24 * 60 * 60 * 1000
 
@@ -54,8 +107,9 @@ struct Sender: Sendable {
         let conversation: Conversation?
         let contactID: String
         if let conversationID = command.conversationID {
-            let found = try await conversations.get(orgID: command.orgID, id: conversationID)
-            guard found.deletedAt == nil else { throw ServiceFailure.notFound("conversation_not_found", "no such conversation") }
+            guard let found = try await conversationReader.submit(ConversationKey(orgID: command.orgID, id: conversationID)),
+                found.deletedAt == nil
+            else { throw ServiceFailure.notFound("conversation_not_found", "no such conversation") }
             conversation = found
             contactID = found.contact.id
         } else if let id = command.contactID {
@@ -132,15 +186,16 @@ struct Sender: Sendable {
             contactID: contact.id, channelID: channel.channel.id, recipient: phone, content: contentJSON,
             answer: try Switchboard_Conversations_V1_Message(provisional).serializedBytes(),
             recordRequest: try record.serializedBytes(), now: now)
-        let accepted = try await store.accept(row)
+        let accepted = try await accepting.submit(row)
         guard accepted.inserted else { return (try Self.replay(accepted.row, hash: hash), true) }
         do {
-            let recorded = try await conversations.recordOutbound(
-                orgID: command.orgID, messageID: messageID, conversationID: conversation?.id, contact: snapshot,
-                channelID: channel.channel.id, medium: medium, type: content.type, text: text,
-                contentJSON: contentJSON, senderAgentID: command.senderAgentID)
-            try await store.markRecorded(
-                id: messageID, answer: try Switchboard_Conversations_V1_Message(recorded).serializedBytes())
+            let recorded = try await recorder.submit(
+                .init(
+                    orgID: command.orgID, messageID: messageID, conversationID: conversation?.id, contact: snapshot,
+                    channelID: channel.channel.id, medium: medium, type: content.type, text: text,
+                    contentJSON: contentJSON, senderAgentID: command.senderAgentID))
+            try await marking.submit(
+                Recorded(id: messageID, answer: try Switchboard_Conversations_V1_Message(recorded).serializedBytes()))
             wake(channel.channel.id)
             return (recorded, false)
         } catch {
@@ -168,7 +223,14 @@ struct Sender: Sendable {
             command.conversationID ?? "", command.contactID ?? "", command.channelID ?? "",
             command.medium?.rawValue ?? "", content.jsonText,
         ].joined(separator: "\u{1F}")
-        return SHA256.hash(data: Data(canonical.utf8)).map { String(format: "%02x", $0) }.joined()
+        let digits = Array("0123456789abcdef".utf8)
+        var hex: [UInt8] = []
+        hex.reserveCapacity(64)
+        for byte in SHA256.hash(data: Data(canonical.utf8)) {
+            hex.append(digits[Int(byte >> 4)])
+            hex.append(digits[Int(byte & 0x0f)])
+        }
+        return String(decoding: hex, as: UTF8.self)
     }
 
     /// The channel a message goes through: the one asked for, else the channel switcher's choice (`medium`, or

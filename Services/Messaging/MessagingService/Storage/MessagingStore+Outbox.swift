@@ -98,12 +98,13 @@ enum AttemptResult: Sendable, Equatable {
 extension MessagingStore {
     /// The send stored under this idempotency key, if any.
     func outbox(orgID: String, idempotencyKey: String) async throws -> OutboxRow? {
-        try await writer.read { db in
-            try Row.fetchOne(
-                db, sql: "SELECT \(OutboxRow.columns) FROM outbox WHERE org_id = ? AND idempotency_key = ?",
-                arguments: [orgID, idempotencyKey]
-            ).map(OutboxRow.init(row:))
-        }
+        try await writer.read { db in try Self.outbox(db, orgID: orgID, idempotencyKey: idempotencyKey) }
+    }
+
+    static func outbox(_ db: Database, orgID: String, idempotencyKey: String) throws -> OutboxRow? {
+        let statement = try db.cachedStatement(
+            sql: "SELECT \(OutboxRow.columns) FROM outbox WHERE org_id = ? AND idempotency_key = ?")
+        return try Row.fetchOne(statement, arguments: [orgID, idempotencyKey]).map(OutboxRow.init(row:))
     }
 
     func outbox(id: String) async throws -> OutboxRow? {
@@ -115,39 +116,51 @@ extension MessagingStore {
 
     /// Accepts a send: one transaction. When another send holds the key already, answers that one instead.
     func accept(_ row: OutboxRow) async throws -> (row: OutboxRow, inserted: Bool) {
-        try await writer.write { db in
-            if let key = row.idempotencyKey,
-                let existing = try Row.fetchOne(
-                    db, sql: "SELECT \(OutboxRow.columns) FROM outbox WHERE org_id = ? AND idempotency_key = ?",
-                    arguments: [row.orgID, key]
-                ).map(OutboxRow.init(row:))
-            {
-                return (existing, false)
-            }
-            try db.execute(
-                sql: """
-                    INSERT INTO outbox (\(OutboxRow.columns))
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [
-                    row.id, row.orgID, row.idempotencyKey, row.requestHash, row.contactID, row.channelID,
-                    row.recipient, row.content, row.answer, row.recordRequest, row.recorded, row.state.rawValue,
-                    row.attempts, row.nextAttemptAt, row.providerMessageID, row.errorCode, row.errorText,
-                    row.failureReason, row.version, row.createdAt, row.updatedAt,
-                ])
-            return (row, true)
+        try await accept([row])[0]
+    }
+
+    /// Accepts several sends in one transaction (concurrent sends share one commit); each answered as above.
+    func accept(_ rows: [OutboxRow]) async throws -> [(row: OutboxRow, inserted: Bool)] {
+        try await writer.write { db in try rows.map { row in try Self.accept(db, row) } }
+    }
+
+    private static func accept(_ db: Database, _ row: OutboxRow) throws -> (row: OutboxRow, inserted: Bool) {
+        if let key = row.idempotencyKey, let existing = try outbox(db, orgID: row.orgID, idempotencyKey: key) {
+            return (existing, false)
         }
+        try db.cachedStatement(
+            sql: """
+                INSERT INTO outbox (\(OutboxRow.columns))
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """
+        ).execute(
+            arguments: [
+                row.id, row.orgID, row.idempotencyKey, row.requestHash, row.contactID, row.channelID,
+                row.recipient, row.content, row.answer, row.recordRequest, row.recorded, row.state.rawValue,
+                row.attempts, row.nextAttemptAt, row.providerMessageID, row.errorCode, row.errorText,
+                row.failureReason, row.version, row.createdAt, row.updatedAt,
+            ])
+        return (row, true)
     }
 
     /// Conversations has the message: its answer is what a replay of the key gets.
     func markRecorded(id: String, answer: Data?) async throws {
+        try await markRecorded([(id, answer)])
+    }
+
+    /// Several at once, in one transaction.
+    func markRecorded(_ rows: [(id: String, answer: Data?)]) async throws {
         try await writer.write { db in
-            if let answer {
-                try db.execute(
-                    sql: "UPDATE outbox SET recorded = 1, answer = ? WHERE id = ?", arguments: [answer, id])
-            } else {
-                try db.execute(sql: "UPDATE outbox SET recorded = 1 WHERE id = ?", arguments: [id])
-            }
+            for (id, answer) in rows { try Self.markRecorded(db, id: id, answer: answer) }
+        }
+    }
+
+    private static func markRecorded(_ db: Database, id: String, answer: Data?) throws {
+        if let answer {
+            try db.cachedStatement(sql: "UPDATE outbox SET recorded = 1, answer = ? WHERE id = ?")
+                .execute(arguments: [answer, id])
+        } else {
+            try db.cachedStatement(sql: "UPDATE outbox SET recorded = 1 WHERE id = ?").execute(arguments: [id])
         }
     }
 
@@ -164,14 +177,13 @@ extension MessagingStore {
     /// A row being sent is not due: its attempt set `next_attempt_at` to the end of its lease.
     func due(channelID: String, now: Millis, limit: Int) async throws -> [OutboxRow] {
         try await writer.read { db in
-            try Row.fetchAll(
-                db,
+            let statement = try db.cachedStatement(
                 sql: """
                     SELECT \(OutboxRow.columns) FROM outbox INDEXED BY outbox_due
                     WHERE channel_id = ? AND state IN ('queued', 'sending') AND next_attempt_at <= ? AND recorded = 1
                     ORDER BY next_attempt_at, id LIMIT ?
-                    """, arguments: [channelID, now, limit]
-            ).map(OutboxRow.init(row:))
+                    """)
+            return try Row.fetchAll(statement, arguments: [channelID, now, limit]).map(OutboxRow.init(row:))
         }
     }
 
@@ -199,48 +211,66 @@ extension MessagingStore {
     /// Records the attempt before the provider call, with a lease: if no result is recorded by `leaseUntil`
     /// (the process died), the row is due again.
     func markSending(id: String, leaseUntil: Millis, now: Millis) async throws {
+        try await markSending(ids: [id], leaseUntil: leaseUntil, now: now)
+    }
+
+    /// Records the attempts of several rows in one transaction (a lane's next rows, before it paces them out).
+    func markSending(ids: [String], leaseUntil: Millis, now: Millis) async throws {
         try await writer.write { db in
-            try db.execute(
+            let statement = try db.cachedStatement(
                 sql: """
                     UPDATE outbox SET state = 'sending', attempts = attempts + 1, next_attempt_at = ?, updated_at = ?
                     WHERE id = ?
-                    """, arguments: [leaseUntil, now, id])
+                    """)
+            for id in ids { try statement.execute(arguments: [leaseUntil, now, id]) }
         }
     }
 
     /// Records an attempt's result; a result that ends the message bumps `version` for the reporter.
     /// A refused access token flags the channel `token_invalid` in the same transaction.
     func finish(id: String, result: AttemptResult, now: Millis) async throws {
+        try await finish([(id, result)], now: now)
+    }
+
+    /// Records several attempts' results in one transaction (the worker folds results that arrive together).
+    func finish(_ results: [(id: String, result: AttemptResult)], now: Millis) async throws {
         try await writer.write { db in
-            switch result {
-            case .sent(let providerID, let final):
+            for (id, result) in results { try Self.finish(db, id: id, result: result, now: now) }
+        }
+    }
+
+    private static func finish(_ db: Database, id: String, result: AttemptResult, now: Millis) throws {
+        switch result {
+        case .sent(let providerID, let final):
+            try db.cachedStatement(
+                sql: """
+                    UPDATE outbox SET state = ?, provider_message_id = ?, error_code = NULL, error_text = NULL,
+                        version = version + 1, updated_at = ?
+                    WHERE id = ?
+                    """
+            ).execute(arguments: [final.rawValue, providerID, now, id])
+        case .retry(let at, let code, let text):
+            try db.cachedStatement(
+                sql: """
+                    UPDATE outbox SET state = 'queued', next_attempt_at = ?, error_code = ?, error_text = ?,
+                        updated_at = ?
+                    WHERE id = ?
+                    """
+            ).execute(arguments: [at, code, text, now, id])
+        case .failed(let code, let text, let reason):
+            try db.cachedStatement(
+                sql: """
+                    UPDATE outbox SET state = 'failed', error_code = ?, error_text = ?, failure_reason = ?,
+                        version = version + 1, updated_at = ?
+                    WHERE id = ?
+                    """
+            ).execute(arguments: [code, text, reason, now, id])
+            if reason == "token_invalid" {
                 try db.execute(
                     sql: """
-                        UPDATE outbox SET state = ?, provider_message_id = ?, error_code = NULL, error_text = NULL,
-                            version = version + 1, updated_at = ?
-                        WHERE id = ?
-                        """, arguments: [final.rawValue, providerID, now, id])
-            case .retry(let at, let code, let text):
-                try db.execute(
-                    sql: """
-                        UPDATE outbox SET state = 'queued', next_attempt_at = ?, error_code = ?, error_text = ?,
-                            updated_at = ?
-                        WHERE id = ?
-                        """, arguments: [at, code, text, now, id])
-            case .failed(let code, let text, let reason):
-                try db.execute(
-                    sql: """
-                        UPDATE outbox SET state = 'failed', error_code = ?, error_text = ?, failure_reason = ?,
-                            version = version + 1, updated_at = ?
-                        WHERE id = ?
-                        """, arguments: [code, text, reason, now, id])
-                if reason == "token_invalid" {
-                    try db.execute(
-                        sql: """
-                            UPDATE channel SET status = 'token_invalid', updated_at = ?
-                            WHERE id = (SELECT channel_id FROM outbox WHERE id = ?)
-                            """, arguments: [now, id])
-                }
+                        UPDATE channel SET status = 'token_invalid', updated_at = ?
+                        WHERE id = (SELECT channel_id FROM outbox WHERE id = ?)
+                        """, arguments: [now, id])
             }
         }
     }
