@@ -162,6 +162,55 @@ def live_pids() -> list[int]:
 _DEFAULT = object()
 
 
+# Crash tests: a SIGKILLed service is restarted by the launcher within this.
+RESTART_DEADLINE = 30.0
+
+
+def service_serving(cluster, session: requests.Session, service: str | None = None) -> tuple[bool, str]:
+    """Whether edge's /healthz reports `service` (all services when None) SERVING; asked with our own session
+    (a 503 there while a service restarts is expected, not a server error of the test)."""
+    try:
+        r = session.get(cluster.base_url + "/healthz", timeout=5)
+        services = r.json().get("services", {})
+    except (requests.RequestException, ValueError, AttributeError) as e:
+        return False, repr(e)
+    if service is None:
+        return r.status_code == 200, f"{r.status_code} {services}"
+    return services.get(service) == "SERVING", f"{r.status_code} {services}"
+
+
+def kill_and_wait_for_restart(cluster, session: requests.Session, service: str,
+                              deadline: float = RESTART_DEADLINE) -> dict:
+    """SIGKILLs one service process and waits until the launcher has restarted it and it is SERVING again."""
+    old = cluster.service_pid(service)
+    assert old, f"no {service}-service process under launcher {cluster.process.pid}"
+    os.kill(old, signal.SIGKILL)
+    killed_at = time.monotonic()
+    state = "not restarted"
+    while True:
+        elapsed = time.monotonic() - killed_at
+        assert elapsed < deadline, (
+            f"{service}-service not back within {deadline:.0f} s of SIGKILL ({state})\n{cluster.log_tail(60)}")
+        new = cluster.service_pid(service)
+        if new and new != old:
+            serving, health = service_serving(cluster, session, service)
+            if serving:
+                return {"service": service, "old": old, "new": new, "seconds": round(elapsed, 2)}
+            state = f"restarted as {new}, health {health}"
+        time.sleep(0.1)
+
+
+def wait_healthy(cluster, session: requests.Session, timeout: float = RESTART_DEADLINE) -> None:
+    """Waits until edge's /healthz reports every service SERVING."""
+    deadline = time.monotonic() + timeout
+    while True:
+        ok, health = service_serving(cluster, session)
+        if ok:
+            return
+        assert time.monotonic() < deadline, f"cluster not healthy within {timeout:.0f} s: {health}\n{cluster.log_tail(60)}"
+        time.sleep(0.2)
+
+
 class Org:
     """An organisation created through the operator API, with its admin key."""
 

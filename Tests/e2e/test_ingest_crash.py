@@ -13,10 +13,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import random
 import secrets
-import signal
 import threading
 import time
 from collections import Counter, defaultdict
@@ -25,7 +23,7 @@ from dataclasses import dataclass
 
 import requests
 
-from conftest import API, assert_json, rand_phone, unique
+from conftest import API, assert_json, kill_and_wait_for_restart, rand_phone, service_serving, unique, wait_healthy
 
 SENDERS = 100
 PER_SENDER = 20
@@ -34,7 +32,6 @@ THREADS = 8
 REDELIVERED = 50
 POST_TIMEOUT = 10.0  # one webhook POST
 POST_DEADLINE = 75.0  # every webhook of a batch acknowledged within this
-RESTART_DEADLINE = 30.0  # a killed service back (new pid, SERVING) within this
 VISIBLE_DEADLINE = 60.0  # every acknowledged message visible in the inbox within this, once all is healthy
 # Answers that no outage explains (4xx, or 200 without "accepted", e.g. `unknown_channel`): a webhook that gets
 # only these this many times in a row stops the run, so a contract mismatch fails fast instead of at the deadline.
@@ -187,48 +184,6 @@ def post_all(poster: Poster, hooks: list[Webhook], deadline: float, during=None)
 
 # ---------------------------------------------------------------------------------------------------------
 # the processes
-
-
-def service_serving(cluster, session: requests.Session, service: str | None = None) -> tuple[bool, str]:
-    """Whether edge's /healthz reports `service` (all services when None) SERVING; asked with our own session
-    (a 503 there while a service restarts is expected, not a server error of the test)."""
-    try:
-        r = session.get(cluster.base_url + "/healthz", timeout=5)
-        services = r.json().get("services", {})
-    except (requests.RequestException, ValueError, AttributeError) as e:
-        return False, repr(e)
-    if service is None:
-        return r.status_code == 200, f"{r.status_code} {services}"
-    return services.get(service) == "SERVING", f"{r.status_code} {services}"
-
-
-def kill_and_wait_for_restart(cluster, session: requests.Session, service: str) -> dict:
-    old = cluster.service_pid(service)
-    assert old, f"no {service}-service process under launcher {cluster.process.pid}"
-    os.kill(old, signal.SIGKILL)
-    killed_at = time.monotonic()
-    state = "not restarted"
-    while True:
-        elapsed = time.monotonic() - killed_at
-        assert elapsed < RESTART_DEADLINE, (
-            f"{service}-service not back within {RESTART_DEADLINE:.0f} s of SIGKILL ({state})\n{cluster.log_tail(60)}")
-        new = cluster.service_pid(service)
-        if new and new != old:
-            serving, health = service_serving(cluster, session, service)
-            if serving:
-                return {"service": service, "old": old, "new": new, "seconds": round(elapsed, 2)}
-            state = f"restarted as {new}, health {health}"
-        time.sleep(0.1)
-
-
-def wait_healthy(cluster, session: requests.Session, timeout: float = RESTART_DEADLINE) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        ok, health = service_serving(cluster, session)
-        if ok:
-            return
-        assert time.monotonic() < deadline, f"cluster not healthy within {timeout:.0f} s: {health}\n{cluster.log_tail(60)}"
-        time.sleep(0.2)
 
 
 # ---------------------------------------------------------------------------------------------------------

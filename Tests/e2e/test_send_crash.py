@@ -8,9 +8,7 @@ Reads during the outage go through this module's own sessions (edge may answer 5
 
 from __future__ import annotations
 
-import os
 import secrets
-import signal
 import threading
 import time
 from collections import Counter
@@ -19,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from conftest import API, rand_phone, unique
+from conftest import API, kill_and_wait_for_restart, rand_phone, unique, wait_healthy
 from fakes.meta_graph import FakeGraphAPI, text_of
 from inbound_helpers import (
     create_whatsapp_channel,
@@ -35,49 +33,8 @@ TOTAL = SENDERS * PER_SENDER
 THREADS = 8
 INFLIGHT = 8  # SWITCHBOARD_SEND_INFLIGHT of the test cluster
 PROVIDER_DELAY = 0.2
-RESTART_DEADLINE = 30.0
 DELIVERY_DEADLINE = 90.0
 TRANSIENT_5XX = (503, 504)
-
-
-def service_serving(cluster, session: requests.Session, service: str | None = None) -> tuple[bool, str]:
-    try:
-        r = session.get(cluster.base_url + "/healthz", timeout=5)
-        services = r.json().get("services", {})
-    except (requests.RequestException, ValueError, AttributeError) as e:
-        return False, repr(e)
-    if service is None:
-        return r.status_code == 200, f"{r.status_code} {services}"
-    return services.get(service) == "SERVING", f"{r.status_code} {services}"
-
-
-def kill_and_wait_for_restart(cluster, session: requests.Session, service: str) -> dict:
-    old = cluster.service_pid(service)
-    assert old, f"no {service}-service process under launcher {cluster.process.pid}"
-    os.kill(old, signal.SIGKILL)
-    killed_at = time.monotonic()
-    state = "not restarted"
-    while True:
-        elapsed = time.monotonic() - killed_at
-        assert elapsed < RESTART_DEADLINE, (
-            f"{service}-service not back within {RESTART_DEADLINE:.0f} s of SIGKILL ({state})\n{cluster.log_tail(60)}")
-        new = cluster.service_pid(service)
-        if new and new != old:
-            serving, health = service_serving(cluster, session, service)
-            if serving:
-                return {"service": service, "old": old, "new": new, "seconds": round(elapsed, 2)}
-            state = f"restarted as {new}, health {health}"
-        time.sleep(0.1)
-
-
-def wait_healthy(cluster, session: requests.Session, timeout: float = RESTART_DEADLINE) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        ok, health = service_serving(cluster, session)
-        if ok:
-            return
-        assert time.monotonic() < deadline, f"cluster not healthy within {timeout:.0f} s: {health}\n{cluster.log_tail(60)}"
-        time.sleep(0.2)
 
 
 class Reader:

@@ -23,22 +23,28 @@ extension ConversationsStore {
     public func recordInbound(_ items: [InboundRecord], now: Millis = .now()) async throws
         -> [Result<(message: Message, conversation: Conversation, duplicate: Bool, opened: Bool), ServiceFailure>]
     {
-        try await writer.write { db in
-            items.map { item in
-                var recorded: (message: Message, conversation: Conversation, duplicate: Bool, opened: Bool)?
-                do {
-                    try db.inSavepoint {
-                        recorded = try Self.record(db, item, now: now)
-                        return .commit
-                    }
-                } catch let failure as ServiceFailure {
-                    return .failure(failure)
-                } catch {
-                    return .failure(ServiceFailure(.internalError, "internal_error", "\(error)"))
+        try await writer.write { db in Self.eachInSavepoint(db, items) { item in try Self.record(db, item, now: now) } }
+    }
+
+    /// Runs `body` for each item in its own savepoint: an item that fails is rolled back alone and answered as a
+    /// failure; the others commit with the transaction.
+    static func eachInSavepoint<Item, Output>(
+        _ db: Database, _ items: [Item], _ body: (Item) throws -> Output
+    ) -> [Result<Output, ServiceFailure>] {
+        items.map { item in
+            var output: Output?
+            do {
+                try db.inSavepoint {
+                    output = try body(item)
+                    return .commit
                 }
-                guard let recorded else { return .failure(ServiceFailure(.internalError, "internal_error", "no result")) }
-                return .success(recorded)
+            } catch let failure as ServiceFailure {
+                return .failure(failure)
+            } catch {
+                return .failure(ServiceFailure(.internalError, "internal_error", "\(error)"))
             }
+            guard let output else { return .failure(ServiceFailure(.internalError, "internal_error", "no result")) }
+            return .success(output)
         }
     }
 
@@ -112,23 +118,9 @@ extension ConversationsStore {
     /// Many outbound messages in one transaction, each in its own savepoint (one refused is rolled back alone).
     public func recordOutbound(_ items: [OutboundRecord], now: Millis = .now()) async throws -> [Result<Message, ServiceFailure>] {
         try await writer.write { db in
-            items.map { item in
-                guard item.status == .queued || item.status == .sent else {
-                    return .failure(ConversationsFailure.invalidOutboundStatus)
-                }
-                var recorded: Message?
-                do {
-                    try db.inSavepoint {
-                        recorded = try Self.recordOutbound(db, item, now: now)
-                        return .commit
-                    }
-                } catch let failure as ServiceFailure {
-                    return .failure(failure)
-                } catch {
-                    return .failure(ServiceFailure(.internalError, "internal_error", "\(error)"))
-                }
-                guard let recorded else { return .failure(ServiceFailure(.internalError, "internal_error", "no result")) }
-                return .success(recorded)
+            Self.eachInSavepoint(db, items) { item in
+                guard item.status == .queued || item.status == .sent else { throw ConversationsFailure.invalidOutboundStatus }
+                return try Self.recordOutbound(db, item, now: now)
             }
         }
     }

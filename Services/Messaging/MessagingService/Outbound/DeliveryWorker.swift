@@ -53,19 +53,44 @@ final class Signal: Sendable {
     func finish() { continuation.finish() }
 }
 
-/// Spaces a channel's sends `1/rate` apart: the achieved rate never exceeds the channel's limit (at most one send
-/// of catch-up after an idle spell).
+/// Paces a channel's sends to its rate: on a grid `1/rate` apart, catching up at most 100 ms of slots lost to a
+/// stall (a busy machine, a slow commit), and never more than `rate` sends in any 1.02 s: each send waits until the
+/// send `rate` places before it is 1.02 s old (the extra 20 ms absorb scheduling and network jitter between here and
+/// the provider's clock).
 final class Pacer: Sendable {
-    private let next: Mutex<ContinuousClock.Instant?>
+    private struct State {
+        var next: ContinuousClock.Instant?
+        var recent: [ContinuousClock.Instant] = []  // the last `capacity` send times, a ring
+        var index = 0
+        var capacity = 0
+    }
+    private let state: Mutex<State>
+    static let window = Duration.milliseconds(1020)
+    static let catchUp = Duration.milliseconds(100)
 
-    init() { next = Mutex(nil) }
+    init() { state = Mutex(State()) }
 
     func wait(rate: Double) async {
         let interval = Duration.nanoseconds(Int64(1_000_000_000 / max(rate, 0.001)))
+        let capacity = max(1, Int(rate.rounded(.down)))
         let now = ContinuousClock.now
-        let slot = next.withLock { next -> ContinuousClock.Instant in
-            let slot = max(next ?? now, now - interval)
-            next = max(slot, now - interval) + interval
+        let slot = state.withLock { state -> ContinuousClock.Instant in
+            var slot = max(state.next ?? now, now - Self.catchUp)
+            if state.capacity != capacity {  // the rate changed: start a new window
+                state.recent = []
+                state.index = 0
+                state.capacity = capacity
+            }
+            if state.recent.count == capacity { slot = max(slot, state.recent[state.index] + Self.window) }
+            state.next = slot + interval
+            // The window counts when sends leave: a slot caught up from the past leaves now.
+            let leaves = max(slot, now)
+            if state.recent.count < capacity {
+                state.recent.append(leaves)
+            } else {
+                state.recent[state.index] = leaves
+                state.index = (state.index + 1) % capacity
+            }
             return slot
         }
         if slot > now { try? await Task.sleep(until: slot, clock: .continuous) }
@@ -225,7 +250,7 @@ public final class DeliveryWorker: Service, Sendable {
                     guard await wakeups.next() != nil else { break }
                     continue
                 }
-                guard let channel = try? await store.storedChannel(orgID: first.orgID, id: channelID) else {
+                guard var channel = try? await store.storedChannel(orgID: first.orgID, id: channelID) else {
                     for row in rows {
                         await conclude(
                             row,
@@ -233,13 +258,21 @@ public final class DeliveryWorker: Service, Sendable {
                     }
                     continue
                 }
-                let paced = channel.channel.kind != .sandbox && channel.channel.status == "active"
-                let rate = Self.rate(of: channel)
-                // The attempts of the next few rows are recorded in one transaction, then paced out one by one:
-                // about 50 ms of sends at the channel's rate, never more than may be in flight.
-                let chunk = paced ? max(1, min(settings.inFlight, Int(rate / 20))) : settings.inFlight
+                var read = ContinuousClock.now
                 var start = 0
                 while start < rows.count, !Task.isCancelled {
+                    // A changed rate or token applies within a second, even in the middle of a slow batch.
+                    if ContinuousClock.now - read > .seconds(1),
+                        let fresh = try? await store.storedChannel(orgID: first.orgID, id: channelID)
+                    {
+                        channel = fresh
+                        read = ContinuousClock.now
+                    }
+                    let paced = channel.channel.kind != .sandbox && channel.channel.status == "active"
+                    let rate = Self.rate(of: channel)
+                    // The attempts of the next few rows are recorded in one transaction, then paced out one by
+                    // one: about 50 ms of sends at the channel's rate, never more than may be in flight.
+                    let chunk = paced ? max(1, min(settings.inFlight, Int(rate / 20))) : settings.inFlight
                     let batch = Array(rows[start..<min(start + chunk, rows.count)])
                     start += batch.count
                     do {
@@ -248,13 +281,15 @@ public final class DeliveryWorker: Service, Sendable {
                         logger.error("recording send attempts failed: \(error)")
                         break
                     }
+                    let sending = channel
                     for row in batch {
-                        if paced { await lane.pacer.wait(rate: rate) }
+                        // In flight first, then the pacer: the slot the pacer hands out is when the call leaves.
                         await slots.acquire()
+                        if paced { await lane.pacer.wait(rate: rate) }
                         sends.addTask {
-                            let outcome = await self.attempt(row, channel: channel)
+                            let outcome = await self.attempt(row, channel: sending)
                             self.slots.release()
-                            await self.conclude(row, self.result(of: outcome, attempts: row.attempts + 1, channel: channel))
+                            await self.conclude(row, self.result(of: outcome, attempts: row.attempts + 1, channel: sending))
                         }
                     }
                 }
