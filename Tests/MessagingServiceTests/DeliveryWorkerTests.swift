@@ -202,3 +202,26 @@ final class CollectingReports: DeliveryReports {
         #expect(form.hasPrefix("To=%2B15550001111&From=%2B15550009999&Body=promo&StatusCallback="))
     }
 }
+
+@Suite struct OutboxRetentionTests {
+    @Test func finishedReportedSendsGoAfterTheirRetentionAndNothingElse() async throws {
+        let store = try MessagingStore.inMemory()
+        let channel = try await store.createChannel(
+            orgID: "org-a", kind: .whatsappCloud, settings: [.phoneNumberID: "1001", .accessToken: "token"])
+        func row(_ id: String, key: String) -> OutboxRow {
+            OutboxRow(
+                id: id, orgID: "org-a", idempotencyKey: key, requestHash: "h", contactID: "c1", channelID: channel.id,
+                recipient: "+15550001111", content: OutboundContent.text(id).jsonText, answer: Data(), recordRequest: Data(),
+                now: 1_000)
+        }
+        for id in ["done", "unreported", "queued"] { _ = try await store.accept(row(id, key: "k-\(id)")) }
+        try await store.finish(id: "done", result: .sent(providerID: "wamid.1", final: .sent), now: 2_000)
+        try await store.markReported([(id: "done", version: 1)])
+        try await store.finish(id: "unreported", result: .sent(providerID: "wamid.2", final: .sent), now: 2_000)
+        #expect(try await store.pruneOutbox(before: 2_000) == 0)  // not older than the cutoff yet
+        #expect(try await store.pruneOutbox(before: 3_000) == 1)
+        #expect(try await store.outbox(orgID: "org-a", idempotencyKey: "k-done") == nil)
+        #expect(try await store.outbox(id: "unreported") != nil)  // conversations has not heard of it yet
+        #expect(try await store.outbox(id: "queued") != nil)
+    }
+}

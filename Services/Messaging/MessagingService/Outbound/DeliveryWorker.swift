@@ -228,6 +228,14 @@ public final class DeliveryWorker: Service, Sendable {
             }
             for lane in lanes.withLock({ Array($0.values) }) { lane.signal.fire() }
             if beats % 10 == 0 { reported.fire() }
+            if beats % 36_000 == 1 {  // hourly: finished sends are kept 7 days (the idempotency keys' lifetime)
+                do {
+                    let pruned = try await store.pruneOutbox(before: .now() - Self.retention)
+                    if pruned > 0 { logger.info("pruned \(pruned) finished sends from the outbox") }
+                } catch {
+                    logger.error("outbox prune failed: \(error)")
+                }
+            }
             beats += 1
             try? await Task.sleep(for: .milliseconds(100))
         }
@@ -296,6 +304,9 @@ public final class DeliveryWorker: Service, Sendable {
             }
         }
     }
+
+    /// How long finished sends (and so their idempotency keys) are kept.
+    static let retention: Millis = 7 * 24 * 60 * 60 * 1000
 
     static func rate(of channel: StoredChannel) -> Double {
         if let text = channel.value(.messagesPerSecond), let rate = Double(text), rate > 0 { return rate }

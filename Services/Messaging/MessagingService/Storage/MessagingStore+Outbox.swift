@@ -298,6 +298,19 @@ extension MessagingStore {
         }
     }
 
+    /// Forgets finished sends (sent, delivered or failed, and reported) last changed before `cutoff`: their
+    /// idempotency keys then stop replaying. Answers how many rows went.
+    func pruneOutbox(before cutoff: Millis) async throws -> Int {
+        try await writer.write { db in
+            try db.execute(
+                sql: """
+                    DELETE FROM outbox
+                    WHERE state IN ('sent', 'delivered', 'failed') AND reported_version >= version AND updated_at < ?
+                    """, arguments: [cutoff])
+            return db.changesCount
+        }
+    }
+
     /// The template with that name and language on the channel, if registered.
     func template(orgID: String, channelID: String, name: String, language: String) async throws -> Template? {
         let id = try await writer.read { db in
