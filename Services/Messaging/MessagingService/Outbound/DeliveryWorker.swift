@@ -9,21 +9,6 @@ public import ServiceLifecycle
 import Synchronization
 import SwitchboardClient
 
-/// How the provider call is made (the real one is `HTTPProviderTransport`).
-protocol ProviderTransport: Sendable {
-    /// The provider's HTTP status and body; throws on network errors and timeouts.
-    func post(_ request: ProviderRequest) async throws -> (status: Int, body: Data)
-    /// Closes connections when the worker stops.
-    func shutdown() async
-}
-
-/// Where the worker reports what happened: conversations (statuses) and contacts (a provider opt-out).
-protocol DeliveryReports: Sendable {
-    func record(_ request: Data) async throws -> ConversationsKit.Message
-    func report(orgID: String, _ updates: [DeliveryUpdate]) async throws
-    func optOut(orgID: String, contactID: String, messageID: String) async throws
-}
-
 /// Tuning of the delivery worker (env `SWITCHBOARD_SEND_*`).
 struct DeliverySettings: Sendable {
     /// Provider calls in flight at once (the bound on duplicates after a crash).
@@ -36,101 +21,6 @@ struct DeliverySettings: Sendable {
     /// Edge's public URL: Twilio's StatusCallback is `{publicURL}/webhooks/twilio/{channelId}` unless the channel
     /// sets its webhook URL.
     var publicURL = "http://127.0.0.1:8080"
-}
-
-/// A wake-up call: many `fire()`s before a wait make one wake-up.
-final class Signal: Sendable {
-    let stream: AsyncStream<Void>
-    private let continuation: AsyncStream<Void>.Continuation
-
-    init() {
-        let made = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
-        stream = made.stream
-        continuation = made.continuation
-    }
-
-    func fire() { continuation.yield() }
-    func finish() { continuation.finish() }
-}
-
-/// Paces a channel's sends to its rate: on a grid `1/rate` apart, catching up at most 100 ms of slots lost to a
-/// stall (a busy machine, a slow commit), and never more than `rate` sends in any 1.02 s: each send waits until the
-/// send `rate` places before it is 1.02 s old (the extra 20 ms absorb scheduling and network jitter between here and
-/// the provider's clock).
-final class Pacer: Sendable {
-    private struct State {
-        var next: ContinuousClock.Instant?
-        var recent: [ContinuousClock.Instant] = []  // the last `capacity` send times, a ring
-        var index = 0
-        var capacity = 0
-    }
-    private let state: Mutex<State>
-    static let window = Duration.milliseconds(1020)
-    static let catchUp = Duration.milliseconds(100)
-
-    init() { state = Mutex(State()) }
-
-    func wait(rate: Double) async {
-        let interval = Duration.nanoseconds(Int64(1_000_000_000 / max(rate, 0.001)))
-        let capacity = max(1, Int(rate.rounded(.down)))
-        let now = ContinuousClock.now
-        let slot = state.withLock { state -> ContinuousClock.Instant in
-            var slot = max(state.next ?? now, now - Self.catchUp)
-            if state.capacity != capacity {  // the rate changed: start a new window
-                state.recent = []
-                state.index = 0
-                state.capacity = capacity
-            }
-            if state.recent.count == capacity { slot = max(slot, state.recent[state.index] + Self.window) }
-            state.next = slot + interval
-            // The window counts when sends leave: a slot caught up from the past leaves now.
-            let leaves = max(slot, now)
-            if state.recent.count < capacity {
-                state.recent.append(leaves)
-            } else {
-                state.recent[state.index] = leaves
-                state.index = (state.index + 1) % capacity
-            }
-            return slot
-        }
-        if slot > now { try? await Task.sleep(until: slot, clock: .continuous) }
-    }
-}
-
-/// A counting semaphore for async code.
-final class Slots: Sendable {
-    private struct State {
-        var free: Int
-        var waiters: [CheckedContinuation<Void, Never>] = []
-    }
-    private let state: Mutex<State>
-
-    init(_ count: Int) { state = Mutex(State(free: count)) }
-
-    func acquire() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let ready = state.withLock { state -> Bool in
-                if state.free > 0 {
-                    state.free -= 1
-                    return true
-                }
-                state.waiters.append(continuation)
-                return false
-            }
-            if ready { continuation.resume() }
-        }
-    }
-
-    func release() {
-        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
-            if state.waiters.isEmpty {
-                state.free += 1
-                return nil
-            }
-            return state.waiters.removeFirst()
-        }
-        waiter?.resume()
-    }
 }
 
 /// Sends due outbox rows through their channel's provider, one lane per channel (each paced to the channel's
@@ -383,60 +273,5 @@ public final class DeliveryWorker: Service, Sendable {
         case .retry: break
         case .sent, .failed: reported.fire()
         }
-    }
-
-    // MARK: reporting
-
-    private func reportLoop() async {
-        var backoff = Duration.milliseconds(100)
-        for await _ in reported.stream {
-            if Task.isCancelled { return }
-            while !Task.isCancelled {
-                let progressed: Bool
-                do {
-                    progressed = try await reportOnce()
-                    backoff = .milliseconds(100)
-                } catch {
-                    logger.warning("reporting delivery statuses failed, trying again: \(error)")
-                    try? await Task.sleep(for: backoff)
-                    backoff = min(backoff * 2, .seconds(5))
-                    break
-                }
-                if !progressed { break }
-            }
-        }
-    }
-
-    /// Records unrecorded sends in their conversations, then reports a batch of state changes. Answers whether
-    /// there was anything to do.
-    func reportOnce() async throws -> Bool {
-        let unrecorded = try await store.unrecorded(limit: 100)
-        for row in unrecorded {
-            let message = try await reports.record(row.recordRequest)
-            try await store.markRecorded(id: row.id, answer: nil)
-            _ = message
-            wake(channelID: row.channelID)
-        }
-        let rows = try await store.unreported(limit: 500)
-        for row in rows where row.state == .failed && row.failureReason == "opted_out" {
-            try await reports.optOut(orgID: row.orgID, contactID: row.contactID, messageID: row.id)
-        }
-        for (orgID, group) in Dictionary(grouping: rows, by: \.orgID) {
-            let updates = group.compactMap { row -> DeliveryUpdate? in
-                let status: DeliveryStatus
-                switch row.state {
-                case .sent: status = .sent
-                case .delivered: status = .delivered
-                case .failed: status = .failed
-                case .queued, .sending: return nil
-                }
-                return DeliveryUpdate(
-                    messageID: row.id, status: status, providerMessageID: row.providerMessageID, at: row.updatedAt,
-                    errorCode: row.errorCode, errorText: row.errorText, failureReason: row.failureReason)
-            }
-            if !updates.isEmpty { try await reports.report(orgID: orgID, updates) }
-            try await store.markReported(group.map { ($0.id, $0.version) })
-        }
-        return !rows.isEmpty || !unrecorded.isEmpty
     }
 }

@@ -10,6 +10,21 @@ import SwiftProtobuf
 import SwitchboardClient
 import SwitchboardProtos
 
+/// How the provider call is made (the real one is `HTTPProviderTransport`).
+protocol ProviderTransport: Sendable {
+    /// The provider's HTTP status and body; throws on network errors and timeouts.
+    func post(_ request: ProviderRequest) async throws -> (status: Int, body: Data)
+    /// Closes connections when the worker stops.
+    func shutdown() async
+}
+
+/// Where the worker reports what happened: conversations (statuses) and contacts (a provider opt-out).
+protocol DeliveryReports: Sendable {
+    func record(_ request: Data) async throws -> ConversationsKit.Message
+    func report(orgID: String, _ updates: [DeliveryUpdate]) async throws
+    func optOut(orgID: String, contactID: String, messageID: String) async throws
+}
+
 /// The provider call over HTTP (TLS for the real providers), one connection pool per host sized to the
 /// worker's in-flight limit.
 final class HTTPProviderTransport: ProviderTransport {

@@ -149,6 +149,22 @@ extension MessagingStore {
         return stored(row)
     }
 
+    /// A stored channel of the org (secrets included, for the provider call).
+    func storedChannel(orgID: String, id: String) async throws -> StoredChannel {
+        try await writer.read { db in try Self.find(db, orgID: orgID, id: id) }
+    }
+
+    /// The org's channels with their secrets, oldest first (the sandbox made sure of).
+    func storedChannels(orgID: String) async throws -> [StoredChannel] {
+        _ = try await sandbox(orgID: orgID)
+        return try await writer.read { db in
+            try Row.fetchAll(
+                db, sql: "SELECT \(Self.columns) FROM channel WHERE org_id = ? ORDER BY kind != 'sandbox', id",
+                arguments: [orgID]
+            ).map(Self.stored)
+        }
+    }
+
     // MARK: lookups by the provider's routing keys (any org)
 
     func channel(id: String) async throws -> StoredChannel? {

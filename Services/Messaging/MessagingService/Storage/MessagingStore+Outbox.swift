@@ -310,29 +310,4 @@ extension MessagingStore {
             return db.changesCount
         }
     }
-
-    /// The template with that name and language on the channel, if registered.
-    func template(orgID: String, channelID: String, name: String, language: String) async throws -> Template? {
-        let id = try await writer.read { db in
-            try String.fetchOne(
-                db, sql: "SELECT id FROM template WHERE org_id = ? AND channel_id = ? AND name = ? AND language = ?",
-                arguments: [orgID, channelID, name, language])
-        }
-        guard let id else { return nil }
-        return try await template(orgID: orgID, channelID: channelID, id: id)
-    }
-
-    /// A stored channel of the org (secrets included, for the provider call).
-    func storedChannel(orgID: String, id: String) async throws -> StoredChannel {
-        try await writer.read { db in try Self.find(db, orgID: orgID, id: id) }
-    }
-
-    /// The org's channels with their secrets, oldest first.
-    func storedChannels(orgID: String) async throws -> [StoredChannel] {
-        _ = try await sandbox(orgID: orgID)
-        let channels = try await channels(orgID: orgID)
-        var stored: [StoredChannel] = []
-        for channel in channels { stored.append(try await storedChannel(orgID: orgID, id: channel.id)) }
-        return stored
-    }
 }

@@ -81,6 +81,19 @@ extension MessagingStore {
         }
     }
 
+    /// The template with that name and language on the channel, if registered (what a send names).
+    func template(orgID: String, channelID: String, name: String, language: String) async throws -> Template? {
+        try await writer.read { db in
+            try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT \(Self.templateColumns) FROM template
+                    WHERE org_id = ? AND channel_id = ? AND name = ? AND language = ?
+                    """, arguments: [orgID, channelID, name, language]
+            ).map(Self.template)
+        }
+    }
+
     public func deleteTemplate(orgID: String, channelID: String, id: String) async throws {
         try await writer.write { db in
             try db.execute(
