@@ -148,10 +148,13 @@ let package = Package(
             path: "Services/Messaging/messaging-service",
             swiftSettings: upcoming
         ),
-        // Analytics: the event log of all services and its aggregates (features arrive with later issues).
+        // Analytics: follows every service's event log (deduplicated by event id) into the contact timeline and the
+        // aggregates of the reports.
         .target(
             name: "AnalyticsService",
-            dependencies: ["ServiceKit", grdb, lifecycle, logging],
+            dependencies: [
+                "ServiceKit", "SwitchboardProtos", "SwitchboardClient", grdb, grpcCore, lifecycle, logging,
+            ],
             path: "Services/Analytics/AnalyticsService",
             swiftSettings: upcoming
         ),
@@ -187,7 +190,7 @@ let package = Package(
 
         .testTarget(
             name: "ServiceKitTests",
-            dependencies: ["ServiceKit", grpcCore],
+            dependencies: ["ServiceKit", "SwitchboardProtos", grpcCore, grdb],
             path: "Tests/ServiceKitTests",
             swiftSettings: upcoming
         ),
@@ -213,6 +216,12 @@ let package = Package(
                 grpcCore, grdb, logging,
             ],
             path: "Tests/MessagingServiceTests",
+            swiftSettings: upcoming
+        ),
+        .testTarget(
+            name: "AnalyticsServiceTests",
+            dependencies: ["AnalyticsService", "ServiceKit", "SwitchboardProtos", grdb],
+            path: "Tests/AnalyticsServiceTests",
             swiftSettings: upcoming
         ),
         .testTarget(

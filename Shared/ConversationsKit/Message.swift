@@ -69,11 +69,14 @@ public struct InboundMessage: Sendable, Equatable {
     public var sentAt: Millis?
     public var replyToProviderID: String?
     public var forwarded: Bool
+    /// The Click-to-WhatsApp referral it carried, a JSON object (`attributes.ctwa` names), or nil.
+    public var referralJSON: String?
 
     public init(
         providerMessageID: String, type: String, text: String, contentJSON: String = "{}", sentAt: Millis? = nil,
-        replyToProviderID: String? = nil, forwarded: Bool = false
+        replyToProviderID: String? = nil, forwarded: Bool = false, referralJSON: String? = nil
     ) {
+        self.referralJSON = referralJSON
         self.providerMessageID = providerMessageID
         self.type = type
         self.text = text

@@ -132,6 +132,7 @@ extension Switchboard_Conversations_V1_InboundMessage {
         if let at = message.sentAt { sentAt = .init(millis: at) }
         replyToProviderID = message.replyToProviderID ?? ""
         forwarded = message.forwarded
+        referralJson = message.referralJSON ?? ""
     }
 }
 
@@ -141,7 +142,7 @@ extension InboundMessage {
             providerMessageID: proto.providerMessageID, type: proto.type, text: proto.text,
             contentJSON: proto.contentJson.isEmpty ? "{}" : proto.contentJson,
             sentAt: proto.hasSentAt ? proto.sentAt.millis : nil, replyToProviderID: proto.replyToProviderID.nonEmpty,
-            forwarded: proto.forwarded)
+            forwarded: proto.forwarded, referralJSON: proto.referralJson.nonEmpty)
     }
 }
 

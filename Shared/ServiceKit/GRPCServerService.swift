@@ -1,5 +1,6 @@
 public import GRPCCore
 import GRPCNIOTransportHTTP2
+import Synchronization
 import SwitchboardProtos
 public import Logging
 public import ServiceLifecycle
@@ -43,6 +44,7 @@ public struct GRPCServerService: Service {
             try await server.serve()
         } onGracefulShutdown: {
             logger.info("\(name) draining")
+            EventLog.shuttingDown.store(true, ordering: .relaxed)
             health.beginShutdown()
             server.beginGracefulShutdown()
         }

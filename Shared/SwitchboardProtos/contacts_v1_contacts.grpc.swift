@@ -348,6 +348,19 @@ public enum Switchboard_Contacts_V1_ContactsService: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "Subscribe" metadata.
+        public enum Subscribe: Sendable {
+            /// Request type for "Subscribe".
+            public typealias Input = Switchboard_Common_V1_SubscribeRequest
+            /// Response type for "Subscribe".
+            public typealias Output = Switchboard_Common_V1_EventBatch
+            /// Descriptor for "Subscribe".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "switchboard.contacts.v1.ContactsService"),
+                method: "Subscribe",
+                type: .serverStreaming
+            )
+        }
         /// Descriptors for all methods in the "switchboard.contacts.v1.ContactsService" service.
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
             CreateContact.descriptor,
@@ -374,7 +387,8 @@ public enum Switchboard_Contacts_V1_ContactsService: Sendable {
             GetImport.descriptor,
             ListImports.descriptor,
             ConfirmImport.descriptor,
-            ListImportErrors.descriptor
+            ListImportErrors.descriptor,
+            Subscribe.descriptor
         ]
     }
 }
@@ -798,6 +812,24 @@ extension Switchboard_Contacts_V1_ContactsService {
             request: GRPCCore.StreamingServerRequest<Switchboard_Contacts_V1_ListImportErrorsRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Contacts_V1_ListImportErrorsResponse>
+
+        /// Handle the "Subscribe" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The service's event log: replay after a sequence, then tail (docs/events.md).
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Switchboard_Common_V1_SubscribeRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Switchboard_Common_V1_EventBatch` messages.
+        func subscribe(
+            request: GRPCCore.StreamingServerRequest<Switchboard_Common_V1_SubscribeRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Common_V1_EventBatch>
     }
 
     /// Service protocol for the "switchboard.contacts.v1.ContactsService" service.
@@ -1205,6 +1237,24 @@ extension Switchboard_Contacts_V1_ContactsService {
             request: GRPCCore.ServerRequest<Switchboard_Contacts_V1_ListImportErrorsRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Switchboard_Contacts_V1_ListImportErrorsResponse>
+
+        /// Handle the "Subscribe" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The service's event log: replay after a sequence, then tail (docs/events.md).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Common_V1_SubscribeRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Switchboard_Common_V1_EventBatch` messages.
+        func subscribe(
+            request: GRPCCore.ServerRequest<Switchboard_Common_V1_SubscribeRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Common_V1_EventBatch>
     }
 
     /// Simple service protocol for the "switchboard.contacts.v1.ContactsService" service.
@@ -1610,6 +1660,25 @@ extension Switchboard_Contacts_V1_ContactsService {
             request: Switchboard_Contacts_V1_ListImportErrorsRequest,
             context: GRPCCore.ServerContext
         ) async throws -> Switchboard_Contacts_V1_ListImportErrorsResponse
+
+        /// Handle the "Subscribe" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The service's event log: replay after a sequence, then tail (docs/events.md).
+        ///
+        /// - Parameters:
+        ///   - request: A `Switchboard_Common_V1_SubscribeRequest` message.
+        ///   - response: A response stream of `Switchboard_Common_V1_EventBatch` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        func subscribe(
+            request: Switchboard_Common_V1_SubscribeRequest,
+            response: GRPCCore.RPCWriter<Switchboard_Common_V1_EventBatch>,
+            context: GRPCCore.ServerContext
+        ) async throws
     }
 }
 
@@ -1887,6 +1956,17 @@ extension Switchboard_Contacts_V1_ContactsService.StreamingServiceProtocol {
             serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Contacts_V1_ListImportErrorsResponse>(),
             handler: { request, context in
                 try await self.listImportErrors(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Switchboard_Contacts_V1_ContactsService.Method.Subscribe.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Common_V1_SubscribeRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Common_V1_EventBatch>(),
+            handler: { request, context in
+                try await self.subscribe(
                     request: request,
                     context: context
                 )
@@ -2171,6 +2251,17 @@ extension Switchboard_Contacts_V1_ContactsService.ServiceProtocol {
             context: context
         )
         return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func subscribe(
+        request: GRPCCore.StreamingServerRequest<Switchboard_Common_V1_SubscribeRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Common_V1_EventBatch> {
+        let response = try await self.subscribe(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return response
     }
 }
 
@@ -2499,6 +2590,23 @@ extension Switchboard_Contacts_V1_ContactsService.SimpleServiceProtocol {
                 context: context
             ),
             metadata: [:]
+        )
+    }
+
+    public func subscribe(
+        request: GRPCCore.ServerRequest<Switchboard_Common_V1_SubscribeRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Common_V1_EventBatch> {
+        return GRPCCore.StreamingServerResponse<Switchboard_Common_V1_EventBatch>(
+            metadata: [:],
+            producer: { writer in
+                try await self.subscribe(
+                    request: request.message,
+                    response: writer,
+                    context: context
+                )
+                return [:]
+            }
         )
     }
 }
@@ -3033,6 +3141,29 @@ extension Switchboard_Contacts_V1_ContactsService {
             deserializer: some GRPCCore.MessageDeserializer<Switchboard_Contacts_V1_ListImportErrorsResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Contacts_V1_ListImportErrorsResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "Subscribe" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The service's event log: replay after a sequence, then tail (docs/events.md).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Common_V1_SubscribeRequest` message.
+        ///   - serializer: A serializer for `Switchboard_Common_V1_SubscribeRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_Common_V1_EventBatch` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func subscribe<Result>(
+            request: GRPCCore.ClientRequest<Switchboard_Common_V1_SubscribeRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_Common_V1_SubscribeRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_Common_V1_EventBatch>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Switchboard_Common_V1_EventBatch>) async throws -> Result
         ) async throws -> Result where Result: Sendable
     }
 
@@ -3849,6 +3980,38 @@ extension Switchboard_Contacts_V1_ContactsService {
                 onResponse: handleResponse
             )
         }
+
+        /// Call the "Subscribe" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The service's event log: replay after a sequence, then tail (docs/events.md).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Common_V1_SubscribeRequest` message.
+        ///   - serializer: A serializer for `Switchboard_Common_V1_SubscribeRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_Common_V1_EventBatch` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func subscribe<Result>(
+            request: GRPCCore.ClientRequest<Switchboard_Common_V1_SubscribeRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_Common_V1_SubscribeRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_Common_V1_EventBatch>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Switchboard_Common_V1_EventBatch>) async throws -> Result
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.serverStreaming(
+                request: request,
+                descriptor: Switchboard_Contacts_V1_ContactsService.Method.Subscribe.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
     }
 }
 
@@ -4523,6 +4686,33 @@ extension Switchboard_Contacts_V1_ContactsService.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Contacts_V1_ListImportErrorsRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Contacts_V1_ListImportErrorsResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "Subscribe" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > The service's event log: replay after a sequence, then tail (docs/events.md).
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Switchboard_Common_V1_SubscribeRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func subscribe<Result>(
+        request: GRPCCore.ClientRequest<Switchboard_Common_V1_SubscribeRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Switchboard_Common_V1_EventBatch>) async throws -> Result
+    ) async throws -> Result where Result: Sendable {
+        try await self.subscribe(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Common_V1_SubscribeRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Common_V1_EventBatch>(),
             options: options,
             onResponse: handleResponse
         )
@@ -5300,6 +5490,37 @@ extension Switchboard_Contacts_V1_ContactsService.ClientProtocol {
             metadata: metadata
         )
         return try await self.listImportErrors(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "Subscribe" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > The service's event log: replay after a sequence, then tail (docs/events.md).
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func subscribe<Result>(
+        _ message: Switchboard_Common_V1_SubscribeRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Switchboard_Common_V1_EventBatch>) async throws -> Result
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Switchboard_Common_V1_SubscribeRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.subscribe(
             request: request,
             options: options,
             onResponse: handleResponse

@@ -270,6 +270,58 @@ public enum Switchboard_Conversations_V1_ConversationsService: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "GetCsatSettings" metadata.
+        public enum GetCsatSettings: Sendable {
+            /// Request type for "GetCsatSettings".
+            public typealias Input = Switchboard_Conversations_V1_GetCsatSettingsRequest
+            /// Response type for "GetCsatSettings".
+            public typealias Output = Switchboard_Conversations_V1_CsatSettings
+            /// Descriptor for "GetCsatSettings".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "switchboard.conversations.v1.ConversationsService"),
+                method: "GetCsatSettings",
+                type: .unary
+            )
+        }
+        /// Namespace for "SetCsatSettings" metadata.
+        public enum SetCsatSettings: Sendable {
+            /// Request type for "SetCsatSettings".
+            public typealias Input = Switchboard_Conversations_V1_SetCsatSettingsRequest
+            /// Response type for "SetCsatSettings".
+            public typealias Output = Switchboard_Conversations_V1_CsatSettings
+            /// Descriptor for "SetCsatSettings".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "switchboard.conversations.v1.ConversationsService"),
+                method: "SetCsatSettings",
+                type: .unary
+            )
+        }
+        /// Namespace for "MarkCsatSurvey" metadata.
+        public enum MarkCsatSurvey: Sendable {
+            /// Request type for "MarkCsatSurvey".
+            public typealias Input = Switchboard_Conversations_V1_MarkCsatSurveyRequest
+            /// Response type for "MarkCsatSurvey".
+            public typealias Output = Switchboard_Conversations_V1_MarkCsatSurveyResponse
+            /// Descriptor for "MarkCsatSurvey".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "switchboard.conversations.v1.ConversationsService"),
+                method: "MarkCsatSurvey",
+                type: .unary
+            )
+        }
+        /// Namespace for "Subscribe" metadata.
+        public enum Subscribe: Sendable {
+            /// Request type for "Subscribe".
+            public typealias Input = Switchboard_Common_V1_SubscribeRequest
+            /// Response type for "Subscribe".
+            public typealias Output = Switchboard_Common_V1_EventBatch
+            /// Descriptor for "Subscribe".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "switchboard.conversations.v1.ConversationsService"),
+                method: "Subscribe",
+                type: .serverStreaming
+            )
+        }
         /// Descriptors for all methods in the "switchboard.conversations.v1.ConversationsService" service.
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
             RecordInbound.descriptor,
@@ -290,7 +342,11 @@ public enum Switchboard_Conversations_V1_ConversationsService: Sendable {
             ListQuickReplies.descriptor,
             UpdateQuickReply.descriptor,
             DeleteQuickReply.descriptor,
-            RenderQuickReply.descriptor
+            RenderQuickReply.descriptor,
+            GetCsatSettings.descriptor,
+            SetCsatSettings.descriptor,
+            MarkCsatSurvey.descriptor,
+            Subscribe.descriptor
         ]
     }
 }
@@ -648,6 +704,71 @@ extension Switchboard_Conversations_V1_ConversationsService {
             request: GRPCCore.StreamingServerRequest<Switchboard_Conversations_V1_RenderQuickReplyRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Conversations_V1_RenderQuickReplyResponse>
+
+        /// Handle the "GetCsatSettings" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > CSAT: the organisation's survey settings, and the outcome of sending a survey (messaging, after
+        /// > following csat.requested).
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Switchboard_Conversations_V1_GetCsatSettingsRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Switchboard_Conversations_V1_CsatSettings` messages.
+        func getCsatSettings(
+            request: GRPCCore.StreamingServerRequest<Switchboard_Conversations_V1_GetCsatSettingsRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Conversations_V1_CsatSettings>
+
+        /// Handle the "SetCsatSettings" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Switchboard_Conversations_V1_SetCsatSettingsRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Switchboard_Conversations_V1_CsatSettings` messages.
+        func setCsatSettings(
+            request: GRPCCore.StreamingServerRequest<Switchboard_Conversations_V1_SetCsatSettingsRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Conversations_V1_CsatSettings>
+
+        /// Handle the "MarkCsatSurvey" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Switchboard_Conversations_V1_MarkCsatSurveyRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Switchboard_Conversations_V1_MarkCsatSurveyResponse` messages.
+        func markCsatSurvey(
+            request: GRPCCore.StreamingServerRequest<Switchboard_Conversations_V1_MarkCsatSurveyRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Conversations_V1_MarkCsatSurveyResponse>
+
+        /// Handle the "Subscribe" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The service's event log: replay after a sequence, then tail (docs/events.md).
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Switchboard_Common_V1_SubscribeRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Switchboard_Common_V1_EventBatch` messages.
+        func subscribe(
+            request: GRPCCore.StreamingServerRequest<Switchboard_Common_V1_SubscribeRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Common_V1_EventBatch>
     }
 
     /// Service protocol for the "switchboard.conversations.v1.ConversationsService" service.
@@ -989,6 +1110,71 @@ extension Switchboard_Conversations_V1_ConversationsService {
             request: GRPCCore.ServerRequest<Switchboard_Conversations_V1_RenderQuickReplyRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Switchboard_Conversations_V1_RenderQuickReplyResponse>
+
+        /// Handle the "GetCsatSettings" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > CSAT: the organisation's survey settings, and the outcome of sending a survey (messaging, after
+        /// > following csat.requested).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Conversations_V1_GetCsatSettingsRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Switchboard_Conversations_V1_CsatSettings` message.
+        func getCsatSettings(
+            request: GRPCCore.ServerRequest<Switchboard_Conversations_V1_GetCsatSettingsRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Switchboard_Conversations_V1_CsatSettings>
+
+        /// Handle the "SetCsatSettings" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Conversations_V1_SetCsatSettingsRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Switchboard_Conversations_V1_CsatSettings` message.
+        func setCsatSettings(
+            request: GRPCCore.ServerRequest<Switchboard_Conversations_V1_SetCsatSettingsRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Switchboard_Conversations_V1_CsatSettings>
+
+        /// Handle the "MarkCsatSurvey" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Conversations_V1_MarkCsatSurveyRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Switchboard_Conversations_V1_MarkCsatSurveyResponse` message.
+        func markCsatSurvey(
+            request: GRPCCore.ServerRequest<Switchboard_Conversations_V1_MarkCsatSurveyRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Switchboard_Conversations_V1_MarkCsatSurveyResponse>
+
+        /// Handle the "Subscribe" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The service's event log: replay after a sequence, then tail (docs/events.md).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Common_V1_SubscribeRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Switchboard_Common_V1_EventBatch` messages.
+        func subscribe(
+            request: GRPCCore.ServerRequest<Switchboard_Common_V1_SubscribeRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Common_V1_EventBatch>
     }
 
     /// Simple service protocol for the "switchboard.conversations.v1.ConversationsService" service.
@@ -1328,6 +1514,72 @@ extension Switchboard_Conversations_V1_ConversationsService {
             request: Switchboard_Conversations_V1_RenderQuickReplyRequest,
             context: GRPCCore.ServerContext
         ) async throws -> Switchboard_Conversations_V1_RenderQuickReplyResponse
+
+        /// Handle the "GetCsatSettings" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > CSAT: the organisation's survey settings, and the outcome of sending a survey (messaging, after
+        /// > following csat.requested).
+        ///
+        /// - Parameters:
+        ///   - request: A `Switchboard_Conversations_V1_GetCsatSettingsRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Switchboard_Conversations_V1_CsatSettings` to respond with.
+        func getCsatSettings(
+            request: Switchboard_Conversations_V1_GetCsatSettingsRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Switchboard_Conversations_V1_CsatSettings
+
+        /// Handle the "SetCsatSettings" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Switchboard_Conversations_V1_SetCsatSettingsRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Switchboard_Conversations_V1_CsatSettings` to respond with.
+        func setCsatSettings(
+            request: Switchboard_Conversations_V1_SetCsatSettingsRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Switchboard_Conversations_V1_CsatSettings
+
+        /// Handle the "MarkCsatSurvey" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Switchboard_Conversations_V1_MarkCsatSurveyRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Switchboard_Conversations_V1_MarkCsatSurveyResponse` to respond with.
+        func markCsatSurvey(
+            request: Switchboard_Conversations_V1_MarkCsatSurveyRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Switchboard_Conversations_V1_MarkCsatSurveyResponse
+
+        /// Handle the "Subscribe" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The service's event log: replay after a sequence, then tail (docs/events.md).
+        ///
+        /// - Parameters:
+        ///   - request: A `Switchboard_Common_V1_SubscribeRequest` message.
+        ///   - response: A response stream of `Switchboard_Common_V1_EventBatch` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        func subscribe(
+            request: Switchboard_Common_V1_SubscribeRequest,
+            response: GRPCCore.RPCWriter<Switchboard_Common_V1_EventBatch>,
+            context: GRPCCore.ServerContext
+        ) async throws
     }
 }
 
@@ -1539,6 +1791,50 @@ extension Switchboard_Conversations_V1_ConversationsService.StreamingServiceProt
             serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Conversations_V1_RenderQuickReplyResponse>(),
             handler: { request, context in
                 try await self.renderQuickReply(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Switchboard_Conversations_V1_ConversationsService.Method.GetCsatSettings.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Conversations_V1_GetCsatSettingsRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Conversations_V1_CsatSettings>(),
+            handler: { request, context in
+                try await self.getCsatSettings(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Switchboard_Conversations_V1_ConversationsService.Method.SetCsatSettings.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Conversations_V1_SetCsatSettingsRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Conversations_V1_CsatSettings>(),
+            handler: { request, context in
+                try await self.setCsatSettings(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Switchboard_Conversations_V1_ConversationsService.Method.MarkCsatSurvey.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Conversations_V1_MarkCsatSurveyRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Conversations_V1_MarkCsatSurveyResponse>(),
+            handler: { request, context in
+                try await self.markCsatSurvey(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Switchboard_Conversations_V1_ConversationsService.Method.Subscribe.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Common_V1_SubscribeRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Common_V1_EventBatch>(),
+            handler: { request, context in
+                try await self.subscribe(
                     request: request,
                     context: context
                 )
@@ -1757,6 +2053,50 @@ extension Switchboard_Conversations_V1_ConversationsService.ServiceProtocol {
             context: context
         )
         return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func getCsatSettings(
+        request: GRPCCore.StreamingServerRequest<Switchboard_Conversations_V1_GetCsatSettingsRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Conversations_V1_CsatSettings> {
+        let response = try await self.getCsatSettings(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func setCsatSettings(
+        request: GRPCCore.StreamingServerRequest<Switchboard_Conversations_V1_SetCsatSettingsRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Conversations_V1_CsatSettings> {
+        let response = try await self.setCsatSettings(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func markCsatSurvey(
+        request: GRPCCore.StreamingServerRequest<Switchboard_Conversations_V1_MarkCsatSurveyRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Conversations_V1_MarkCsatSurveyResponse> {
+        let response = try await self.markCsatSurvey(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func subscribe(
+        request: GRPCCore.StreamingServerRequest<Switchboard_Common_V1_SubscribeRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Common_V1_EventBatch> {
+        let response = try await self.subscribe(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return response
     }
 }
 
@@ -2007,6 +2347,62 @@ extension Switchboard_Conversations_V1_ConversationsService.SimpleServiceProtoco
                 context: context
             ),
             metadata: [:]
+        )
+    }
+
+    public func getCsatSettings(
+        request: GRPCCore.ServerRequest<Switchboard_Conversations_V1_GetCsatSettingsRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Switchboard_Conversations_V1_CsatSettings> {
+        return GRPCCore.ServerResponse<Switchboard_Conversations_V1_CsatSettings>(
+            message: try await self.getCsatSettings(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func setCsatSettings(
+        request: GRPCCore.ServerRequest<Switchboard_Conversations_V1_SetCsatSettingsRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Switchboard_Conversations_V1_CsatSettings> {
+        return GRPCCore.ServerResponse<Switchboard_Conversations_V1_CsatSettings>(
+            message: try await self.setCsatSettings(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func markCsatSurvey(
+        request: GRPCCore.ServerRequest<Switchboard_Conversations_V1_MarkCsatSurveyRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Switchboard_Conversations_V1_MarkCsatSurveyResponse> {
+        return GRPCCore.ServerResponse<Switchboard_Conversations_V1_MarkCsatSurveyResponse>(
+            message: try await self.markCsatSurvey(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func subscribe(
+        request: GRPCCore.ServerRequest<Switchboard_Common_V1_SubscribeRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Common_V1_EventBatch> {
+        return GRPCCore.StreamingServerResponse<Switchboard_Common_V1_EventBatch>(
+            metadata: [:],
+            producer: { writer in
+                try await self.subscribe(
+                    request: request.message,
+                    response: writer,
+                    context: context
+                )
+                return [:]
+            }
         )
     }
 }
@@ -2445,6 +2841,91 @@ extension Switchboard_Conversations_V1_ConversationsService {
             deserializer: some GRPCCore.MessageDeserializer<Switchboard_Conversations_V1_RenderQuickReplyResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Conversations_V1_RenderQuickReplyResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "GetCsatSettings" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > CSAT: the organisation's survey settings, and the outcome of sending a survey (messaging, after
+        /// > following csat.requested).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Conversations_V1_GetCsatSettingsRequest` message.
+        ///   - serializer: A serializer for `Switchboard_Conversations_V1_GetCsatSettingsRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_Conversations_V1_CsatSettings` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func getCsatSettings<Result>(
+            request: GRPCCore.ClientRequest<Switchboard_Conversations_V1_GetCsatSettingsRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_Conversations_V1_GetCsatSettingsRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_Conversations_V1_CsatSettings>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Conversations_V1_CsatSettings>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "SetCsatSettings" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Conversations_V1_SetCsatSettingsRequest` message.
+        ///   - serializer: A serializer for `Switchboard_Conversations_V1_SetCsatSettingsRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_Conversations_V1_CsatSettings` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func setCsatSettings<Result>(
+            request: GRPCCore.ClientRequest<Switchboard_Conversations_V1_SetCsatSettingsRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_Conversations_V1_SetCsatSettingsRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_Conversations_V1_CsatSettings>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Conversations_V1_CsatSettings>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "MarkCsatSurvey" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Conversations_V1_MarkCsatSurveyRequest` message.
+        ///   - serializer: A serializer for `Switchboard_Conversations_V1_MarkCsatSurveyRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_Conversations_V1_MarkCsatSurveyResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func markCsatSurvey<Result>(
+            request: GRPCCore.ClientRequest<Switchboard_Conversations_V1_MarkCsatSurveyRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_Conversations_V1_MarkCsatSurveyRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_Conversations_V1_MarkCsatSurveyResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Conversations_V1_MarkCsatSurveyResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "Subscribe" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The service's event log: replay after a sequence, then tail (docs/events.md).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Common_V1_SubscribeRequest` message.
+        ///   - serializer: A serializer for `Switchboard_Common_V1_SubscribeRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_Common_V1_EventBatch` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func subscribe<Result>(
+            request: GRPCCore.ClientRequest<Switchboard_Common_V1_SubscribeRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_Common_V1_SubscribeRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_Common_V1_EventBatch>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Switchboard_Common_V1_EventBatch>) async throws -> Result
         ) async throws -> Result where Result: Sendable
     }
 
@@ -3099,6 +3580,133 @@ extension Switchboard_Conversations_V1_ConversationsService {
                 onResponse: handleResponse
             )
         }
+
+        /// Call the "GetCsatSettings" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > CSAT: the organisation's survey settings, and the outcome of sending a survey (messaging, after
+        /// > following csat.requested).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Conversations_V1_GetCsatSettingsRequest` message.
+        ///   - serializer: A serializer for `Switchboard_Conversations_V1_GetCsatSettingsRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_Conversations_V1_CsatSettings` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func getCsatSettings<Result>(
+            request: GRPCCore.ClientRequest<Switchboard_Conversations_V1_GetCsatSettingsRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_Conversations_V1_GetCsatSettingsRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_Conversations_V1_CsatSettings>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Conversations_V1_CsatSettings>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Switchboard_Conversations_V1_ConversationsService.Method.GetCsatSettings.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "SetCsatSettings" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Conversations_V1_SetCsatSettingsRequest` message.
+        ///   - serializer: A serializer for `Switchboard_Conversations_V1_SetCsatSettingsRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_Conversations_V1_CsatSettings` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func setCsatSettings<Result>(
+            request: GRPCCore.ClientRequest<Switchboard_Conversations_V1_SetCsatSettingsRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_Conversations_V1_SetCsatSettingsRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_Conversations_V1_CsatSettings>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Conversations_V1_CsatSettings>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Switchboard_Conversations_V1_ConversationsService.Method.SetCsatSettings.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "MarkCsatSurvey" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Conversations_V1_MarkCsatSurveyRequest` message.
+        ///   - serializer: A serializer for `Switchboard_Conversations_V1_MarkCsatSurveyRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_Conversations_V1_MarkCsatSurveyResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func markCsatSurvey<Result>(
+            request: GRPCCore.ClientRequest<Switchboard_Conversations_V1_MarkCsatSurveyRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_Conversations_V1_MarkCsatSurveyRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_Conversations_V1_MarkCsatSurveyResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Conversations_V1_MarkCsatSurveyResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Switchboard_Conversations_V1_ConversationsService.Method.MarkCsatSurvey.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "Subscribe" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The service's event log: replay after a sequence, then tail (docs/events.md).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Common_V1_SubscribeRequest` message.
+        ///   - serializer: A serializer for `Switchboard_Common_V1_SubscribeRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_Common_V1_EventBatch` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func subscribe<Result>(
+            request: GRPCCore.ClientRequest<Switchboard_Common_V1_SubscribeRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_Common_V1_SubscribeRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_Common_V1_EventBatch>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Switchboard_Common_V1_EventBatch>) async throws -> Result
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.serverStreaming(
+                request: request,
+                descriptor: Switchboard_Conversations_V1_ConversationsService.Method.Subscribe.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
     }
 }
 
@@ -3641,6 +4249,113 @@ extension Switchboard_Conversations_V1_ConversationsService.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Conversations_V1_RenderQuickReplyRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Conversations_V1_RenderQuickReplyResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "GetCsatSettings" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > CSAT: the organisation's survey settings, and the outcome of sending a survey (messaging, after
+    /// > following csat.requested).
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Switchboard_Conversations_V1_GetCsatSettingsRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func getCsatSettings<Result>(
+        request: GRPCCore.ClientRequest<Switchboard_Conversations_V1_GetCsatSettingsRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Conversations_V1_CsatSettings>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.getCsatSettings(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Conversations_V1_GetCsatSettingsRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Conversations_V1_CsatSettings>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "SetCsatSettings" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Switchboard_Conversations_V1_SetCsatSettingsRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func setCsatSettings<Result>(
+        request: GRPCCore.ClientRequest<Switchboard_Conversations_V1_SetCsatSettingsRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Conversations_V1_CsatSettings>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.setCsatSettings(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Conversations_V1_SetCsatSettingsRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Conversations_V1_CsatSettings>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "MarkCsatSurvey" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Switchboard_Conversations_V1_MarkCsatSurveyRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func markCsatSurvey<Result>(
+        request: GRPCCore.ClientRequest<Switchboard_Conversations_V1_MarkCsatSurveyRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Conversations_V1_MarkCsatSurveyResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.markCsatSurvey(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Conversations_V1_MarkCsatSurveyRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Conversations_V1_MarkCsatSurveyResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "Subscribe" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > The service's event log: replay after a sequence, then tail (docs/events.md).
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Switchboard_Common_V1_SubscribeRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func subscribe<Result>(
+        request: GRPCCore.ClientRequest<Switchboard_Common_V1_SubscribeRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Switchboard_Common_V1_EventBatch>) async throws -> Result
+    ) async throws -> Result where Result: Sendable {
+        try await self.subscribe(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Common_V1_SubscribeRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Common_V1_EventBatch>(),
             options: options,
             onResponse: handleResponse
         )
@@ -4261,6 +4976,129 @@ extension Switchboard_Conversations_V1_ConversationsService.ClientProtocol {
             metadata: metadata
         )
         return try await self.renderQuickReply(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "GetCsatSettings" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > CSAT: the organisation's survey settings, and the outcome of sending a survey (messaging, after
+    /// > following csat.requested).
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func getCsatSettings<Result>(
+        _ message: Switchboard_Conversations_V1_GetCsatSettingsRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Conversations_V1_CsatSettings>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Switchboard_Conversations_V1_GetCsatSettingsRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.getCsatSettings(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "SetCsatSettings" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func setCsatSettings<Result>(
+        _ message: Switchboard_Conversations_V1_SetCsatSettingsRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Conversations_V1_CsatSettings>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Switchboard_Conversations_V1_SetCsatSettingsRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.setCsatSettings(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "MarkCsatSurvey" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func markCsatSurvey<Result>(
+        _ message: Switchboard_Conversations_V1_MarkCsatSurveyRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Conversations_V1_MarkCsatSurveyResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Switchboard_Conversations_V1_MarkCsatSurveyRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.markCsatSurvey(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "Subscribe" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > The service's event log: replay after a sequence, then tail (docs/events.md).
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func subscribe<Result>(
+        _ message: Switchboard_Common_V1_SubscribeRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Switchboard_Common_V1_EventBatch>) async throws -> Result
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Switchboard_Common_V1_SubscribeRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.subscribe(
             request: request,
             options: options,
             onResponse: handleResponse

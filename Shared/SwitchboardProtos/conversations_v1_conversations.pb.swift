@@ -593,6 +593,10 @@ public nonisolated struct Switchboard_Conversations_V1_InboundMessage: Sendable 
 
   public var forwarded: Bool = false
 
+  /// The Click-to-WhatsApp referral the message carried, as a JSON object with the `attributes.ctwa` names
+  /// (sourceId, sourceUrl, headline, …); empty when none. A conversation opened by it is attributed to the ad.
+  public var referralJson: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -600,45 +604,56 @@ public nonisolated struct Switchboard_Conversations_V1_InboundMessage: Sendable 
   fileprivate var _sentAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
 }
 
-public nonisolated struct Switchboard_Conversations_V1_RecordInboundRequest: Sendable {
+public nonisolated struct Switchboard_Conversations_V1_RecordInboundRequest: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var orgID: String = String()
+  public var orgID: String {
+    get {_storage._orgID}
+    set {_uniqueStorage()._orgID = newValue}
+  }
 
-  public var channelID: String = String()
+  public var channelID: String {
+    get {_storage._channelID}
+    set {_uniqueStorage()._channelID = newValue}
+  }
 
   /// whatsapp, sms
-  public var medium: String = String()
+  public var medium: String {
+    get {_storage._medium}
+    set {_uniqueStorage()._medium = newValue}
+  }
 
   public var contact: Switchboard_Conversations_V1_ContactSnapshot {
-    get {_contact ?? Switchboard_Conversations_V1_ContactSnapshot()}
-    set {_contact = newValue}
+    get {_storage._contact ?? Switchboard_Conversations_V1_ContactSnapshot()}
+    set {_uniqueStorage()._contact = newValue}
   }
   /// Returns true if `contact` has been explicitly set.
-  public var hasContact: Bool {self._contact != nil}
+  public var hasContact: Bool {_storage._contact != nil}
   /// Clears the value of `contact`. Subsequent reads from it will return its default value.
-  public mutating func clearContact() {self._contact = nil}
+  public mutating func clearContact() {_uniqueStorage()._contact = nil}
 
   /// Contacts merged into `contact` by this message: their conversations move to it.
-  public var mergedContactIds: [String] = []
+  public var mergedContactIds: [String] {
+    get {_storage._mergedContactIds}
+    set {_uniqueStorage()._mergedContactIds = newValue}
+  }
 
   public var message: Switchboard_Conversations_V1_InboundMessage {
-    get {_message ?? Switchboard_Conversations_V1_InboundMessage()}
-    set {_message = newValue}
+    get {_storage._message ?? Switchboard_Conversations_V1_InboundMessage()}
+    set {_uniqueStorage()._message = newValue}
   }
   /// Returns true if `message` has been explicitly set.
-  public var hasMessage: Bool {self._message != nil}
+  public var hasMessage: Bool {_storage._message != nil}
   /// Clears the value of `message`. Subsequent reads from it will return its default value.
-  public mutating func clearMessage() {self._message = nil}
+  public mutating func clearMessage() {_uniqueStorage()._message = nil}
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
-  fileprivate var _contact: Switchboard_Conversations_V1_ContactSnapshot? = nil
-  fileprivate var _message: Switchboard_Conversations_V1_InboundMessage? = nil
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 public nonisolated struct Switchboard_Conversations_V1_RecordInboundResponse: Sendable {
@@ -1305,6 +1320,96 @@ public nonisolated struct Switchboard_Conversations_V1_ConversationResult: Senda
   public init() {}
 
   fileprivate var _conversation: Switchboard_Conversations_V1_Conversation? = nil
+}
+
+public nonisolated struct Switchboard_Conversations_V1_CsatSettings: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var enabled: Bool = false
+
+  public var question: String = String()
+
+  /// empty: no survey when the WhatsApp window is closed
+  public var templateName: String = String()
+
+  public var templateLanguage: String = String()
+
+  /// at most one survey per contact in this many hours
+  public var cooldownHours: Int32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Switchboard_Conversations_V1_GetCsatSettingsRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var orgID: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Switchboard_Conversations_V1_SetCsatSettingsRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var orgID: String = String()
+
+  public var settings: Switchboard_Conversations_V1_CsatSettings {
+    get {_settings ?? Switchboard_Conversations_V1_CsatSettings()}
+    set {_settings = newValue}
+  }
+  /// Returns true if `settings` has been explicitly set.
+  public var hasSettings: Bool {self._settings != nil}
+  /// Clears the value of `settings`. Subsequent reads from it will return its default value.
+  public mutating func clearSettings() {self._settings = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _settings: Switchboard_Conversations_V1_CsatSettings? = nil
+}
+
+public nonisolated struct Switchboard_Conversations_V1_MarkCsatSurveyRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var orgID: String = String()
+
+  public var surveyID: String = String()
+
+  /// the survey was sent as this message
+  public var messageID: String = String()
+
+  /// or it could not be sent (e.g. "contact_not_opted_in", "window_closed")
+  public var failureReason: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Switchboard_Conversations_V1_MarkCsatSurveyResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// the survey's status afterwards: "sent", "failed", "answered"
+  public var status: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
@@ -2234,7 +2339,7 @@ nonisolated extension Switchboard_Conversations_V1_Message: SwiftProtobuf.Messag
 
 nonisolated extension Switchboard_Conversations_V1_InboundMessage: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".InboundMessage"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}provider_message_id\0\u{1}type\0\u{1}text\0\u{3}content_json\0\u{3}sent_at\0\u{3}reply_to_provider_id\0\u{1}forwarded\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}provider_message_id\0\u{1}type\0\u{1}text\0\u{3}content_json\0\u{3}sent_at\0\u{3}reply_to_provider_id\0\u{1}forwarded\0\u{3}referral_json\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2249,6 +2354,7 @@ nonisolated extension Switchboard_Conversations_V1_InboundMessage: SwiftProtobuf
       case 5: try { try decoder.decodeSingularMessageField(value: &self._sentAt) }()
       case 6: try { try decoder.decodeSingularStringField(value: &self.replyToProviderID) }()
       case 7: try { try decoder.decodeSingularBoolField(value: &self.forwarded) }()
+      case 8: try { try decoder.decodeSingularStringField(value: &self.referralJson) }()
       default: break
       }
     }
@@ -2280,6 +2386,9 @@ nonisolated extension Switchboard_Conversations_V1_InboundMessage: SwiftProtobuf
     if self.forwarded != false {
       try visitor.visitSingularBoolField(value: self.forwarded, fieldNumber: 7)
     }
+    if !self.referralJson.isEmpty {
+      try visitor.visitSingularStringField(value: self.referralJson, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2291,6 +2400,7 @@ nonisolated extension Switchboard_Conversations_V1_InboundMessage: SwiftProtobuf
     if lhs._sentAt != rhs._sentAt {return false}
     if lhs.replyToProviderID != rhs.replyToProviderID {return false}
     if lhs.forwarded != rhs.forwarded {return false}
+    if lhs.referralJson != rhs.referralJson {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2300,56 +2410,102 @@ nonisolated extension Switchboard_Conversations_V1_RecordInboundRequest: SwiftPr
   public static let protoMessageName: String = _protobuf_package + ".RecordInboundRequest"
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}org_id\0\u{3}channel_id\0\u{1}medium\0\u{1}contact\0\u{3}merged_contact_ids\0\u{1}message\0")
 
+  fileprivate class _StorageClass {
+    var _orgID: String = String()
+    var _channelID: String = String()
+    var _medium: String = String()
+    var _contact: Switchboard_Conversations_V1_ContactSnapshot? = nil
+    var _mergedContactIds: [String] = []
+    var _message: Switchboard_Conversations_V1_InboundMessage? = nil
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _orgID = source._orgID
+      _channelID = source._channelID
+      _medium = source._medium
+      _contact = source._contact
+      _mergedContactIds = source._mergedContactIds
+      _message = source._message
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularStringField(value: &self.orgID) }()
-      case 2: try { try decoder.decodeSingularStringField(value: &self.channelID) }()
-      case 3: try { try decoder.decodeSingularStringField(value: &self.medium) }()
-      case 4: try { try decoder.decodeSingularMessageField(value: &self._contact) }()
-      case 5: try { try decoder.decodeRepeatedStringField(value: &self.mergedContactIds) }()
-      case 6: try { try decoder.decodeSingularMessageField(value: &self._message) }()
-      default: break
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._orgID) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._channelID) }()
+        case 3: try { try decoder.decodeSingularStringField(value: &_storage._medium) }()
+        case 4: try { try decoder.decodeSingularMessageField(value: &_storage._contact) }()
+        case 5: try { try decoder.decodeRepeatedStringField(value: &_storage._mergedContactIds) }()
+        case 6: try { try decoder.decodeSingularMessageField(value: &_storage._message) }()
+        default: break
+        }
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    if !self.orgID.isEmpty {
-      try visitor.visitSingularStringField(value: self.orgID, fieldNumber: 1)
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if !_storage._orgID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._orgID, fieldNumber: 1)
+      }
+      if !_storage._channelID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._channelID, fieldNumber: 2)
+      }
+      if !_storage._medium.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._medium, fieldNumber: 3)
+      }
+      try { if let v = _storage._contact {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+      } }()
+      if !_storage._mergedContactIds.isEmpty {
+        try visitor.visitRepeatedStringField(value: _storage._mergedContactIds, fieldNumber: 5)
+      }
+      try { if let v = _storage._message {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
+      } }()
     }
-    if !self.channelID.isEmpty {
-      try visitor.visitSingularStringField(value: self.channelID, fieldNumber: 2)
-    }
-    if !self.medium.isEmpty {
-      try visitor.visitSingularStringField(value: self.medium, fieldNumber: 3)
-    }
-    try { if let v = self._contact {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
-    } }()
-    if !self.mergedContactIds.isEmpty {
-      try visitor.visitRepeatedStringField(value: self.mergedContactIds, fieldNumber: 5)
-    }
-    try { if let v = self._message {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
-    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Switchboard_Conversations_V1_RecordInboundRequest, rhs: Switchboard_Conversations_V1_RecordInboundRequest) -> Bool {
-    if lhs.orgID != rhs.orgID {return false}
-    if lhs.channelID != rhs.channelID {return false}
-    if lhs.medium != rhs.medium {return false}
-    if lhs._contact != rhs._contact {return false}
-    if lhs.mergedContactIds != rhs.mergedContactIds {return false}
-    if lhs._message != rhs._message {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._orgID != rhs_storage._orgID {return false}
+        if _storage._channelID != rhs_storage._channelID {return false}
+        if _storage._medium != rhs_storage._medium {return false}
+        if _storage._contact != rhs_storage._contact {return false}
+        if _storage._mergedContactIds != rhs_storage._mergedContactIds {return false}
+        if _storage._message != rhs_storage._message {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -3555,6 +3711,200 @@ nonisolated extension Switchboard_Conversations_V1_ConversationResult: SwiftProt
   public static func ==(lhs: Switchboard_Conversations_V1_ConversationResult, rhs: Switchboard_Conversations_V1_ConversationResult) -> Bool {
     if lhs.found != rhs.found {return false}
     if lhs._conversation != rhs._conversation {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Switchboard_Conversations_V1_CsatSettings: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CsatSettings"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}enabled\0\u{1}question\0\u{3}template_name\0\u{3}template_language\0\u{3}cooldown_hours\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBoolField(value: &self.enabled) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.question) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.templateName) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.templateLanguage) }()
+      case 5: try { try decoder.decodeSingularInt32Field(value: &self.cooldownHours) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.enabled != false {
+      try visitor.visitSingularBoolField(value: self.enabled, fieldNumber: 1)
+    }
+    if !self.question.isEmpty {
+      try visitor.visitSingularStringField(value: self.question, fieldNumber: 2)
+    }
+    if !self.templateName.isEmpty {
+      try visitor.visitSingularStringField(value: self.templateName, fieldNumber: 3)
+    }
+    if !self.templateLanguage.isEmpty {
+      try visitor.visitSingularStringField(value: self.templateLanguage, fieldNumber: 4)
+    }
+    if self.cooldownHours != 0 {
+      try visitor.visitSingularInt32Field(value: self.cooldownHours, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Switchboard_Conversations_V1_CsatSettings, rhs: Switchboard_Conversations_V1_CsatSettings) -> Bool {
+    if lhs.enabled != rhs.enabled {return false}
+    if lhs.question != rhs.question {return false}
+    if lhs.templateName != rhs.templateName {return false}
+    if lhs.templateLanguage != rhs.templateLanguage {return false}
+    if lhs.cooldownHours != rhs.cooldownHours {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Switchboard_Conversations_V1_GetCsatSettingsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".GetCsatSettingsRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}org_id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.orgID) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.orgID.isEmpty {
+      try visitor.visitSingularStringField(value: self.orgID, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Switchboard_Conversations_V1_GetCsatSettingsRequest, rhs: Switchboard_Conversations_V1_GetCsatSettingsRequest) -> Bool {
+    if lhs.orgID != rhs.orgID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Switchboard_Conversations_V1_SetCsatSettingsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SetCsatSettingsRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}org_id\0\u{1}settings\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.orgID) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._settings) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.orgID.isEmpty {
+      try visitor.visitSingularStringField(value: self.orgID, fieldNumber: 1)
+    }
+    try { if let v = self._settings {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Switchboard_Conversations_V1_SetCsatSettingsRequest, rhs: Switchboard_Conversations_V1_SetCsatSettingsRequest) -> Bool {
+    if lhs.orgID != rhs.orgID {return false}
+    if lhs._settings != rhs._settings {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Switchboard_Conversations_V1_MarkCsatSurveyRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".MarkCsatSurveyRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}org_id\0\u{3}survey_id\0\u{3}message_id\0\u{3}failure_reason\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.orgID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.surveyID) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.messageID) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.failureReason) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.orgID.isEmpty {
+      try visitor.visitSingularStringField(value: self.orgID, fieldNumber: 1)
+    }
+    if !self.surveyID.isEmpty {
+      try visitor.visitSingularStringField(value: self.surveyID, fieldNumber: 2)
+    }
+    if !self.messageID.isEmpty {
+      try visitor.visitSingularStringField(value: self.messageID, fieldNumber: 3)
+    }
+    if !self.failureReason.isEmpty {
+      try visitor.visitSingularStringField(value: self.failureReason, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Switchboard_Conversations_V1_MarkCsatSurveyRequest, rhs: Switchboard_Conversations_V1_MarkCsatSurveyRequest) -> Bool {
+    if lhs.orgID != rhs.orgID {return false}
+    if lhs.surveyID != rhs.surveyID {return false}
+    if lhs.messageID != rhs.messageID {return false}
+    if lhs.failureReason != rhs.failureReason {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Switchboard_Conversations_V1_MarkCsatSurveyResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".MarkCsatSurveyResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}status\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.status) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.status.isEmpty {
+      try visitor.visitSingularStringField(value: self.status, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Switchboard_Conversations_V1_MarkCsatSurveyResponse, rhs: Switchboard_Conversations_V1_MarkCsatSurveyResponse) -> Bool {
+    if lhs.status != rhs.status {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

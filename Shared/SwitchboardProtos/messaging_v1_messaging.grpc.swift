@@ -205,6 +205,19 @@ public enum Switchboard_Messaging_V1_MessagingService: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "Subscribe" metadata.
+        public enum Subscribe: Sendable {
+            /// Request type for "Subscribe".
+            public typealias Input = Switchboard_Common_V1_SubscribeRequest
+            /// Response type for "Subscribe".
+            public typealias Output = Switchboard_Common_V1_EventBatch
+            /// Descriptor for "Subscribe".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "switchboard.messaging.v1.MessagingService"),
+                method: "Subscribe",
+                type: .serverStreaming
+            )
+        }
         /// Descriptors for all methods in the "switchboard.messaging.v1.MessagingService" service.
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
             CreateChannel.descriptor,
@@ -220,7 +233,8 @@ public enum Switchboard_Messaging_V1_MessagingService: Sendable {
             GetTemplate.descriptor,
             DeleteTemplate.descriptor,
             Send.descriptor,
-            SimulateInbound.descriptor
+            SimulateInbound.descriptor,
+            Subscribe.descriptor
         ]
     }
 }
@@ -475,6 +489,24 @@ extension Switchboard_Messaging_V1_MessagingService {
             request: GRPCCore.StreamingServerRequest<Switchboard_Messaging_V1_SimulateInboundRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Messaging_V1_SimulateInboundResponse>
+
+        /// Handle the "Subscribe" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The service's event log: replay after a sequence, then tail (docs/events.md).
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Switchboard_Common_V1_SubscribeRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Switchboard_Common_V1_EventBatch` messages.
+        func subscribe(
+            request: GRPCCore.StreamingServerRequest<Switchboard_Common_V1_SubscribeRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Common_V1_EventBatch>
     }
 
     /// Service protocol for the "switchboard.messaging.v1.MessagingService" service.
@@ -713,6 +745,24 @@ extension Switchboard_Messaging_V1_MessagingService {
             request: GRPCCore.ServerRequest<Switchboard_Messaging_V1_SimulateInboundRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Switchboard_Messaging_V1_SimulateInboundResponse>
+
+        /// Handle the "Subscribe" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The service's event log: replay after a sequence, then tail (docs/events.md).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Common_V1_SubscribeRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Switchboard_Common_V1_EventBatch` messages.
+        func subscribe(
+            request: GRPCCore.ServerRequest<Switchboard_Common_V1_SubscribeRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Common_V1_EventBatch>
     }
 
     /// Simple service protocol for the "switchboard.messaging.v1.MessagingService" service.
@@ -949,6 +999,25 @@ extension Switchboard_Messaging_V1_MessagingService {
             request: Switchboard_Messaging_V1_SimulateInboundRequest,
             context: GRPCCore.ServerContext
         ) async throws -> Switchboard_Messaging_V1_SimulateInboundResponse
+
+        /// Handle the "Subscribe" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The service's event log: replay after a sequence, then tail (docs/events.md).
+        ///
+        /// - Parameters:
+        ///   - request: A `Switchboard_Common_V1_SubscribeRequest` message.
+        ///   - response: A response stream of `Switchboard_Common_V1_EventBatch` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        func subscribe(
+            request: Switchboard_Common_V1_SubscribeRequest,
+            response: GRPCCore.RPCWriter<Switchboard_Common_V1_EventBatch>,
+            context: GRPCCore.ServerContext
+        ) async throws
     }
 }
 
@@ -1105,6 +1174,17 @@ extension Switchboard_Messaging_V1_MessagingService.StreamingServiceProtocol {
             serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Messaging_V1_SimulateInboundResponse>(),
             handler: { request, context in
                 try await self.simulateInbound(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Switchboard_Messaging_V1_MessagingService.Method.Subscribe.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Common_V1_SubscribeRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Common_V1_EventBatch>(),
+            handler: { request, context in
+                try await self.subscribe(
                     request: request,
                     context: context
                 )
@@ -1268,6 +1348,17 @@ extension Switchboard_Messaging_V1_MessagingService.ServiceProtocol {
             context: context
         )
         return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func subscribe(
+        request: GRPCCore.StreamingServerRequest<Switchboard_Common_V1_SubscribeRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Common_V1_EventBatch> {
+        let response = try await self.subscribe(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return response
     }
 }
 
@@ -1453,6 +1544,23 @@ extension Switchboard_Messaging_V1_MessagingService.SimpleServiceProtocol {
                 context: context
             ),
             metadata: [:]
+        )
+    }
+
+    public func subscribe(
+        request: GRPCCore.ServerRequest<Switchboard_Common_V1_SubscribeRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Common_V1_EventBatch> {
+        return GRPCCore.StreamingServerResponse<Switchboard_Common_V1_EventBatch>(
+            metadata: [:],
+            producer: { writer in
+                try await self.subscribe(
+                    request: request.message,
+                    response: writer,
+                    context: context
+                )
+                return [:]
+            }
         )
     }
 }
@@ -1763,6 +1871,29 @@ extension Switchboard_Messaging_V1_MessagingService {
             deserializer: some GRPCCore.MessageDeserializer<Switchboard_Messaging_V1_SimulateInboundResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Messaging_V1_SimulateInboundResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "Subscribe" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The service's event log: replay after a sequence, then tail (docs/events.md).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Common_V1_SubscribeRequest` message.
+        ///   - serializer: A serializer for `Switchboard_Common_V1_SubscribeRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_Common_V1_EventBatch` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func subscribe<Result>(
+            request: GRPCCore.ClientRequest<Switchboard_Common_V1_SubscribeRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_Common_V1_SubscribeRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_Common_V1_EventBatch>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Switchboard_Common_V1_EventBatch>) async throws -> Result
         ) async throws -> Result where Result: Sendable
     }
 
@@ -2234,6 +2365,38 @@ extension Switchboard_Messaging_V1_MessagingService {
                 onResponse: handleResponse
             )
         }
+
+        /// Call the "Subscribe" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The service's event log: replay after a sequence, then tail (docs/events.md).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Common_V1_SubscribeRequest` message.
+        ///   - serializer: A serializer for `Switchboard_Common_V1_SubscribeRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_Common_V1_EventBatch` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func subscribe<Result>(
+            request: GRPCCore.ClientRequest<Switchboard_Common_V1_SubscribeRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_Common_V1_SubscribeRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_Common_V1_EventBatch>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Switchboard_Common_V1_EventBatch>) async throws -> Result
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.serverStreaming(
+                request: request,
+                descriptor: Switchboard_Messaging_V1_MessagingService.Method.Subscribe.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
     }
 }
 
@@ -2618,6 +2781,33 @@ extension Switchboard_Messaging_V1_MessagingService.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Messaging_V1_SimulateInboundRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Messaging_V1_SimulateInboundResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "Subscribe" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > The service's event log: replay after a sequence, then tail (docs/events.md).
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Switchboard_Common_V1_SubscribeRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func subscribe<Result>(
+        request: GRPCCore.ClientRequest<Switchboard_Common_V1_SubscribeRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Switchboard_Common_V1_EventBatch>) async throws -> Result
+    ) async throws -> Result where Result: Sendable {
+        try await self.subscribe(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Common_V1_SubscribeRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Common_V1_EventBatch>(),
             options: options,
             onResponse: handleResponse
         )
@@ -3060,6 +3250,37 @@ extension Switchboard_Messaging_V1_MessagingService.ClientProtocol {
             metadata: metadata
         )
         return try await self.simulateInbound(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "Subscribe" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > The service's event log: replay after a sequence, then tail (docs/events.md).
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func subscribe<Result>(
+        _ message: Switchboard_Common_V1_SubscribeRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Switchboard_Common_V1_EventBatch>) async throws -> Result
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Switchboard_Common_V1_SubscribeRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.subscribe(
             request: request,
             options: options,
             onResponse: handleResponse

@@ -342,6 +342,13 @@ public struct ContactsAPI: Switchboard_Contacts_V1_ContactsService.SimpleService
         }
         return raw
     }
+
+    public func subscribe(
+        request: Switchboard_Common_V1_SubscribeRequest, response: RPCWriter<Switchboard_Common_V1_EventBatch>,
+        context: ServerContext
+    ) async throws {
+        try await EventLog.serve(request, reader: store.writer, writer: response)
+    }
 }
 
 extension Switchboard_Contacts_V1_Referral {

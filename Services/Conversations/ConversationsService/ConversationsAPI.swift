@@ -245,7 +245,9 @@ public struct ConversationsAPI: Switchboard_Conversations_V1_ConversationsServic
         guard let status = ConversationStatus(rawValue: request.status) else {
             throw ServiceFailure.invalid("invalid_status", "unknown status '\(request.status)'", field: "status")
         }
-        return .init(try await store.setStatus(orgID: try requireOrg(request.orgID), id: request.id, status: status))
+        let agentID = request.actor.kind == "agent" && !request.actor.id.isEmpty ? request.actor.id : nil
+        return .init(
+            try await store.setStatus(orgID: try requireOrg(request.orgID), id: request.id, status: status, agentID: agentID))
     }
 
     public func bulk(
@@ -304,8 +306,57 @@ public struct ConversationsAPI: Switchboard_Conversations_V1_ConversationsServic
         return .with { $0.text = text }
     }
 
+    public func getCsatSettings(
+        request: Switchboard_Conversations_V1_GetCsatSettingsRequest, context: ServerContext
+    ) async throws -> Switchboard_Conversations_V1_CsatSettings {
+        .init(try await store.csatSettings(orgID: try requireOrg(request.orgID)))
+    }
+
+    public func setCsatSettings(
+        request: Switchboard_Conversations_V1_SetCsatSettingsRequest, context: ServerContext
+    ) async throws -> Switchboard_Conversations_V1_CsatSettings {
+        .init(try await store.setCsatSettings(orgID: try requireOrg(request.orgID), CsatSettings(request.settings)))
+    }
+
+    public func markCsatSurvey(
+        request: Switchboard_Conversations_V1_MarkCsatSurveyRequest, context: ServerContext
+    ) async throws -> Switchboard_Conversations_V1_MarkCsatSurveyResponse {
+        let status = try await store.markCsatSurvey(
+            orgID: try requireOrg(request.orgID), surveyID: request.surveyID, messageID: request.messageID.nonEmptyValue,
+            failure: request.failureReason.nonEmptyValue)
+        return .with { $0.status = status }
+    }
+
+    public func subscribe(
+        request: Switchboard_Common_V1_SubscribeRequest, response: RPCWriter<Switchboard_Common_V1_EventBatch>,
+        context: ServerContext
+    ) async throws {
+        try await EventLog.serve(request, reader: store.writer, writer: response)
+    }
 }
 
 extension String {
     fileprivate var nonEmptyValue: String? { isEmpty ? nil : self }
+}
+
+extension Switchboard_Conversations_V1_CsatSettings {
+    init(_ settings: CsatSettings) {
+        self.init()
+        enabled = settings.enabled
+        question = settings.question
+        templateName = settings.templateName ?? ""
+        templateLanguage = settings.templateLanguage
+        cooldownHours = Int32(settings.cooldownHours)
+    }
+}
+
+extension CsatSettings {
+    init(_ proto: Switchboard_Conversations_V1_CsatSettings) {
+        self.init()
+        enabled = proto.enabled
+        question = proto.question
+        templateName = proto.templateName.isEmpty ? nil : proto.templateName
+        if !proto.templateLanguage.isEmpty { templateLanguage = proto.templateLanguage }
+        cooldownHours = Int(proto.cooldownHours)
+    }
 }

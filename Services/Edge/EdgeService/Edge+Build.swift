@@ -48,7 +48,8 @@ public func buildEdgeRouter(
     let deps = EdgeDependencies(
         contacts: contacts, contactReader: ContactReader(client: contacts), messaging: messaging,
         webhooks: Batcher { webhooks throws(ServiceFailure) in try await messaging.ingestWebhooks(webhooks) },
-        conversations: ConversationsClient(connections.conversations, caller: caller), store: store,
+        conversations: ConversationsClient(connections.conversations, caller: caller),
+        analytics: AnalyticsClient(connections.analytics, caller: caller), store: store,
         authenticator: APIKeyAuthenticator(store: store),
         health: connections.all.map { ($0.0, HealthClient($0.1)) }, publicURL: publicURL, logger: logger)
     let router = Router(context: EdgeRequestContext.self)
@@ -70,6 +71,8 @@ public func buildEdgeRouter(
     SendRoutes(deps: deps).register(on: api, registry: registry)
     QuickRepliesRoutes(deps: deps).register(on: api, registry: registry)
     TemplatesRoutes(deps: deps).register(on: api, registry: registry)
+    AnalyticsRoutes(deps: deps).register(on: api, registry: registry)
+    EventStreamRoutes(deps: deps).register(on: api, registry: registry)
     let admin = router.group(RouterPath(stringLiteral: AdminRoutes.prefix))
         .add(middleware: OperatorMiddleware(operatorKeyHash: operatorKeyHash))
     AdminRoutes(deps: deps).register(on: admin, registry: registry)

@@ -43,6 +43,13 @@ public struct MessagingAPI: Switchboard_Messaging_V1_MessagingService.SimpleServ
         }
     }
 
+    public func subscribe(
+        request: Switchboard_Common_V1_SubscribeRequest, response: RPCWriter<Switchboard_Common_V1_EventBatch>,
+        context: ServerContext
+    ) async throws {
+        try await EventLog.serve(request, reader: store.writer, writer: response)
+    }
+
     public func createChannel(
         request: Switchboard_Messaging_V1_CreateChannelRequest, context: ServerContext
     ) async throws -> Switchboard_Messaging_V1_Channel {

@@ -39,5 +39,6 @@ public func makeMessagingServices(config: ConfigReader, logger: Logger) throws -
         name: "messaging", host: common.bindHost, port: try ServiceName.messaging.port(config),
         token: common.internalToken, services: [api],
         health: HealthService(serviceName: "switchboard.messaging.v1.MessagingService"), logger: logger)
-    return [connections, server, processor, worker]
+    let surveyor = CsatSurveyor(store: store, sender: sender, conversations: sink.conversations, logger: logger)
+    return [connections, server, processor, worker, surveyor]
 }

@@ -146,6 +146,7 @@ struct ContactRecord: Sendable, Equatable {
         self.optedIn = optedIn
         self.optInSource = source
         self.optInProof = proofJSON
+        try ContactEvents.consent(db, orgID: orgID, contactID: id, optedIn: optedIn, source: source, proofJSON: proofJSON, at: now)
     }
 
     func appendAudit(
@@ -155,6 +156,7 @@ struct ContactRecord: Sendable, Equatable {
         let statement = try db.cachedStatement(
             sql: "INSERT INTO audit_entry (id, org_id, contact_id, action, actor, at, changes) VALUES (?,?,?,?,?,?,?)")
         try statement.execute(arguments: [entryID, orgID, id, action, actor, now, changes])
+        try ContactEvents.audit(db, self, action: action, actorJSON: actor, changesJSON: changes, at: now)
     }
 }
 

@@ -1,4 +1,5 @@
 import GRDB
+import ServiceKit
 
 /// The contacts database schema. Shipped migrations never change; add new ones.
 enum ContactsMigrations {
@@ -120,6 +121,9 @@ enum ContactsMigrations {
                         PRIMARY KEY (org_id, message_id)
                     ) WITHOUT ROWID;
                     """)
+        }
+        migrator.registerMigration("v3-events") { db in
+            try EventLog.createTable(db)
         }
         return migrator
     }

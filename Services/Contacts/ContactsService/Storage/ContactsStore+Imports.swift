@@ -126,6 +126,7 @@ extension ContactsStore {
                 try db.execute(
                     sql: "UPDATE import_job SET status = ?, finished_at = ?, error = ? WHERE id = ?",
                     arguments: [status.rawValue, now, error, id])
+                try ContactEvents.importFinished(db, jobID: id, at: now)
             }
         }
     }
@@ -202,6 +203,12 @@ extension ContactsStore {
             }
             try statements.insert(record)
             try statements.insertTags(row.tags, contactID: record.id, orgID: orgID)
+            try ContactEvents.imported(db, orgID: orgID, contactID: record.id, importID: jobID, at: now)
+            if row.optedIn == true {
+                try ContactEvents.consent(
+                    db, orgID: orgID, contactID: record.id, optedIn: true, source: ConsentSource.csvImport.rawValue,
+                    proofJSON: proofJSON, at: now)
+            }
             return .created
         }
         let original = record
@@ -234,6 +241,9 @@ extension ContactsStore {
             record.optInSource = ConsentSource.csvImport.rawValue
             record.optInProof = proofJSON
             try statements.optIn(id: Identifier.make(), orgID: orgID, contactID: record.id, proof: proofJSON, at: now)
+            try ContactEvents.consent(
+                db, orgID: orgID, contactID: record.id, optedIn: true, source: ConsentSource.csvImport.rawValue,
+                proofJSON: proofJSON, at: now)
             changed.append("optedIn")
         }
         guard !changed.isEmpty else { return .unchanged }

@@ -132,9 +132,11 @@ extension ContactsStore {
         if record.waUserID == nil, let waUserID { record.waUserID = waUserID }
         if let username, record.waUsername != username { record.waUsername = username }
         if record.name == nil, let profileName { record.name = profileName }
+        var firstTouch: [String: String]?
         if let referral = message.referral {
             let touch = AdTouch(fields: referral, at: message.at, messageID: message.messageID)
             let attributes = (try? ContactRules.attributes(record.attributes, allowReserved: true)) ?? [:]
+            if (attributes["ctwa"] as? [String: Any])?["firstTouch"] == nil { firstTouch = referral }
             record.attributes = ContactRules.json(touch.applied(to: attributes))
         }
         if created {
@@ -160,6 +162,9 @@ extension ContactsStore {
             record.updatedAt = now
             try record.appendAudit(
                 db, action: "updated", actor: actorJSON, changes: ContactRules.json(changes), now: now)
+        }
+        if let firstTouch {
+            try ContactEvents.attributed(db, orgID: orgID, contactID: record.id, referral: firstTouch, at: now)
         }
 
         let proof = ConsentProof(at: message.at, actor: actor, messageID: message.messageID)

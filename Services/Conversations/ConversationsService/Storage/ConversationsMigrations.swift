@@ -1,5 +1,6 @@
 import GRPCCore
 import GRDB
+import ServiceKit
 
 /// The conversations database schema. Shipped migrations never change; add new ones.
 ///
@@ -135,6 +136,39 @@ enum ConversationsMigrations {
                     ALTER TABLE message ADD COLUMN failure_reason TEXT;
                     ALTER TABLE conversation ADD COLUMN reply_channel_id TEXT;
                     ALTER TABLE conversation ADD COLUMN reply_medium TEXT;
+                    """)
+        }
+        migrator.registerMigration("v4-events-csat") { db in
+            try EventLog.createTable(db)
+            try db.execute(
+                sql: """
+                    CREATE TABLE csat_settings (
+                        org_id TEXT PRIMARY KEY NOT NULL,
+                        enabled INTEGER NOT NULL,
+                        question TEXT NOT NULL,
+                        template_name TEXT,
+                        template_language TEXT NOT NULL,
+                        cooldown_hours INTEGER NOT NULL
+                    );
+                    CREATE TABLE csat_survey (
+                        id TEXT PRIMARY KEY NOT NULL,
+                        org_id TEXT NOT NULL,
+                        conversation_id TEXT NOT NULL,
+                        contact_id TEXT NOT NULL,
+                        channel_id TEXT NOT NULL,
+                        medium TEXT NOT NULL,
+                        agent_id TEXT,
+                        status TEXT NOT NULL,
+                        created_at INTEGER NOT NULL,
+                        sent_at INTEGER,
+                        expires_at INTEGER NOT NULL,
+                        message_id TEXT,
+                        failure_reason TEXT,
+                        rating INTEGER,
+                        comment TEXT,
+                        answered_at INTEGER
+                    );
+                    CREATE INDEX csat_survey_contact ON csat_survey (org_id, contact_id, created_at);
                     """)
         }
         return migrator

@@ -62,13 +62,24 @@ extension ConversationsStore {
         }
         var conversationID: String
         var opened = false
+        var survey: CsatCapture?
         if let open = try ConversationRecord.findOpen(db, orgID: orgID, contactID: contact.id, channelID: channelID) {
             conversationID = open.id
             try ConversationRecord.setContact(db, id: open.id, contact: contact)
+        } else if let capture = try Csat.capture(
+            db, orgID: orgID, contactID: contact.id, channelID: channelID, message: inbound, now: now)
+        {
+            // A survey answer (or its comment) lands in the resolved conversation, which stays resolved.
+            conversationID = capture.conversationID
+            survey = capture
         } else {
             conversationID = try ConversationRecord.insertOpen(
                 db, orgID: orgID, contact: contact, channelID: channelID, medium: item.medium, now: now)
             opened = true
+            try ConversationEvents.conversation(db, "conversation.opened", id: conversationID, at: now) { payload in
+                payload.set("openedBy", "inbound")
+                payload.set("referral", json: inbound.referralJSON)
+            }
         }
         let message = Message(
             id: Identifier.make(), orgID: orgID, conversationID: conversationID, contactID: contact.id,
@@ -78,6 +89,8 @@ extension ConversationsStore {
             sentAt: inbound.sentAt, recordedAt: now, statusAt: now, senderAgentID: nil)
         try MessageRecord.insert(db, message)
         try ConversationRecord.touch(db, id: conversationID, message: message, now: now)
+        try ConversationEvents.received(db, message, medium: item.medium, at: now)
+        if let survey { try Csat.record(db, survey, orgID: orgID, now: now) }
         let conversation = try ConversationRecord.load(db, orgID: orgID, id: conversationID)
         return (message, conversation.conversation(now: now), false, opened)
     }
@@ -98,6 +111,10 @@ extension ConversationsStore {
             {
                 let older = (record.lastActivityAt, record.id) < (other.lastActivityAt, other.id) ? record : other
                 try ConversationRecord.resolve(db, id: older.id, now: now)
+                try ConversationEvents.conversation(db, "conversation.resolved", id: older.id, at: now) { payload in
+                    payload.set("agentId", older.assigneeID)
+                    payload.set("openedAt", older.createdAt)
+                }
             }
             try ConversationRecord.setContact(db, id: record.id, contact: contact)
             try db.execute(
@@ -146,6 +163,10 @@ extension ConversationsStore {
                 let id = try ConversationRecord.insertOpen(
                     db, orgID: item.orgID, contact: contact, channelID: channelID, medium: medium, now: now)
                 conversation = try ConversationRecord.load(db, orgID: item.orgID, id: id)
+                try ConversationEvents.conversation(db, "conversation.opened", conversation, at: now) { payload in
+                    payload.set("openedBy", "outbound")
+                    payload.set("referral", json: nil)
+                }
             }
         }
         if let providerID, let stored = try MessageRecord.find(db, orgID: item.orgID, providerMessageID: providerID) {
@@ -176,6 +197,8 @@ extension ConversationsStore {
             message.errorText = pending.errorText
             try MessageRecord.setStatus(db, message)
         }
+        try ConversationEvents.sent(db, message, medium: switched ? (item.medium ?? conversation.medium) : conversation.medium, at: now)
+        if message.status != item.status { try ConversationEvents.status(db, message, at: now) }
         return message
     }
 
@@ -221,7 +244,10 @@ extension ConversationsStore {
                     message.errorCode = pending.errorCode
                     message.errorText = pending.errorText
                 }
-                if changed { try MessageRecord.setStatus(db, message) }
+                if changed {
+                    try MessageRecord.setStatus(db, message)
+                    try ConversationEvents.status(db, message, at: Millis.now())
+                }
                 return true
             }
         }
@@ -248,6 +274,7 @@ extension ConversationsStore {
                 message.errorText = errorText
             }
             try MessageRecord.setStatus(db, message)
+            try ConversationEvents.status(db, message, at: Millis.now())
             return (true, true, message)
         }
     }

@@ -16,14 +16,21 @@ extension ConversationsStore {
             try db.execute(
                 sql: "UPDATE conversation SET status = ?, assignee_id = ? WHERE id = ?",
                 arguments: [target.rawValue, agentID, id])
-            return try ConversationRecord.load(db, orgID: orgID, id: id).conversation(now: now)
+            let updated = try ConversationRecord.load(db, orgID: orgID, id: id)
+            try ConversationEvents.conversation(
+                db, agentID == nil ? "conversation.unassigned" : "conversation.assigned", updated, at: now
+            ) { payload in payload.set("agentId", agentID ?? record.assigneeID) }
+            return updated.conversation(now: now)
         }
     }
 
     /// Changes the status: `RESOLVED` (resolve), `OPEN` (reopen, or hand back: clears the assignee), `BOT_ACTIVE`,
     /// `AI_ACTIVE`. `ASSIGNED` only through `assign`.
+    ///
+    /// Resolving records who resolved (`agentID`, else the assignee) and opens a CSAT survey when the org's
+    /// settings call for one (see `Csat.open`).
     public func setStatus(
-        orgID: String, id: String, status: ConversationStatus, now: Millis = .now()
+        orgID: String, id: String, status: ConversationStatus, agentID: String? = nil, now: Millis = .now()
     ) async throws -> Conversation {
         try await writer.write { db in
             let record = try ConversationRecord.load(db, orgID: orgID, id: id)
@@ -48,7 +55,27 @@ extension ConversationsStore {
                     sql: "UPDATE conversation SET status = ?, resolved_at = NULL WHERE id = ?",
                     arguments: [status.rawValue, id])
             }
-            return try ConversationRecord.load(db, orgID: orgID, id: id).conversation(now: now)
+            let updated = try ConversationRecord.load(db, orgID: orgID, id: id)
+            switch status {
+            case .resolved:
+                let resolver = agentID ?? record.assigneeID
+                try ConversationEvents.conversation(db, "conversation.resolved", updated, at: now) { payload in
+                    payload.set("agentId", resolver)
+                    payload.set("openedAt", record.createdAt)
+                }
+                try Csat.open(db, updated, agentID: resolver, now: now)
+            case .open where record.status == .resolved:
+                try ConversationEvents.conversation(db, "conversation.reopened", updated, at: now)
+            case .open:
+                try ConversationEvents.conversation(db, "conversation.unassigned", updated, at: now) { payload in
+                    payload.set("agentId", record.assigneeID)
+                }
+            default:
+                try ConversationEvents.conversation(db, "conversation.status_changed", updated, at: now) { payload in
+                    payload.set("previousStatus", record.status.rawValue)
+                }
+            }
+            return updated.conversation(now: now)
         }
     }
 
@@ -101,11 +128,16 @@ extension ConversationsStore {
             conditions.append("deleted_at >= ?")
             arguments.append(now - Self.restoreWindow)
         }
-        let sql = "\(verb) conversation SET \(assignment) WHERE \(conditions.joined(separator: " AND "))"
+        let sql = "\(verb) conversation SET \(assignment) WHERE \(conditions.joined(separator: " AND ")) RETURNING id"
         let statementArguments = StatementArguments(arguments)
         return try await writer.write { db in
-            try db.execute(sql: sql, arguments: statementArguments)
-            return db.changesCount
+            let changed = try String.fetchAll(db, sql: sql, arguments: statementArguments)
+            for id in changed {
+                try ConversationEvents.conversation(db, "conversation.updated", id: id, at: now) { payload in
+                    payload.set("change", action.eventChange)
+                }
+            }
+            return changed.count
         }
     }
 
@@ -130,6 +162,21 @@ extension ConversationsStore {
         try await writer.write { db in
             try db.execute(sql: "DELETE FROM pending_delivery WHERE at < ?", arguments: [cutoff])
             return db.changesCount
+        }
+    }
+}
+
+extension BulkAction {
+    /// The `change` of the `conversation.updated` event a bulk action records.
+    var eventChange: String {
+        switch self {
+        case .markRead: "read"
+        case .star: "star"
+        case .unstar: "unstar"
+        case .archive: "archive"
+        case .unarchive: "unarchive"
+        case .delete: "delete"
+        case .restore: "restore"
         }
     }
 }

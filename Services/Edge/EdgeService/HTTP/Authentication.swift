@@ -59,7 +59,11 @@ struct APIKeyMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
     {
-        guard let secret = APIKeyAuthenticator.bearer(request), let info = try await authenticator.authenticate(secret)
+        // A browser's EventSource cannot set headers: the event stream also takes the key as `access_token`.
+        let secret =
+            APIKeyAuthenticator.bearer(request)
+            ?? (request.uri.path.hasSuffix("/events/stream") ? request.query("access_token") : nil)
+        guard let secret, secret.count <= 200, let info = try await authenticator.authenticate(secret)
         else { throw APIError.unauthorized }
         var context = context
         context.caller = Caller(

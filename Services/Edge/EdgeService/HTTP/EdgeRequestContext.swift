@@ -13,7 +13,11 @@ public struct Caller: Sendable {
     /// The agent this key acts as, if any.
     public var agentID: String?
 
-    public var actor: Actor { Actor(kind: "api_key", id: keyID, name: keyName) }
+    /// An agent's key acts as that agent (who resolved a conversation, whose CSAT it is); other keys as themselves.
+    public var actor: Actor {
+        if let agentID { return Actor(kind: "agent", id: agentID, name: keyName) }
+        return Actor(kind: "api_key", id: keyID, name: keyName)
+    }
     public var isAdmin: Bool { role == "admin" }
 }
 

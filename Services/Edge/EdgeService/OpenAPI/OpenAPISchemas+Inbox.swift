@@ -161,6 +161,25 @@ extension OpenAPISchemas {
                 ])
             ),
             ("TemplateList", object([("data", array(ref("Template")))], required: ["data"])),
+            (
+                "TimelineItem",
+                object([
+                    ("id", string()),
+                    ("kind", enumeration(["message", "conversation", "consent", "tags", "contact", "import", "csat", "attribution"])),
+                    ("type", string("the event type, e.g. message.sent")), ("at", time),
+                    ("conversationId", string(nullable: true)), ("messageId", string(nullable: true)),
+                    ("details", anyObject),
+                ])
+            ),
+            ("Timeline", list("TimelineItem")),
+            ("Report", object([("from", string("YYYY-MM-DD")), ("to", string("YYYY-MM-DD"))], closed: false)),
+            (
+                "CsatSettings",
+                object([
+                    ("enabled", type("boolean")), ("question", string()), ("templateName", string(nullable: true)),
+                    ("templateLanguage", string()), ("cooldownHours", type("integer")),
+                ])
+            ),
         ]
     }
 }

@@ -12,6 +12,7 @@ struct EdgeDependencies: Sendable {
     /// Webhooks, folded into one `IngestWebhooks` call while one is in flight.
     let webhooks: Batcher<MessagingClient<ServiceTransport>.Webhook, String>
     let conversations: ConversationsClient<ServiceTransport>
+    let analytics: AnalyticsClient<ServiceTransport>
     let store: EdgeStore
     let authenticator: APIKeyAuthenticator
     let health: [(ServiceName, HealthClient<ServiceTransport>)]

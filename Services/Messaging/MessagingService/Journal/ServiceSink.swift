@@ -57,7 +57,7 @@ struct ServiceSink: InboundSink {
                             providerMessageID: message.providerMessageID, type: message.type,
                             text: String(message.text.prefix(Self.maxText)), contentJSON: message.contentJSON,
                             sentAt: Self.at(delivery), replyToProviderID: message.replyToProviderID,
-                            forwarded: message.forwarded)))
+                            forwarded: message.forwarded, referralJSON: message.referral?.json)))
                 positions.append(index)
             }
         }
@@ -93,5 +93,14 @@ extension AdReferral {
         var fields: [String: String] = [:]
         for (key, value) in pairs { if let value, !value.isEmpty { fields[key] = value } }
         return fields
+    }
+
+    /// The same fields as a JSON object, or nil when the referral carried none.
+    var json: String? {
+        let fields = fields
+        guard !fields.isEmpty else { return nil }
+        var payload = EventPayload()
+        for key in fields.keys.sorted() { payload.set(key, fields[key]) }
+        return payload.json
     }
 }

@@ -1,5 +1,6 @@
 import GRPCCore
 import GRDB
+import ServiceKit
 
 /// The messaging database schema. Shipped migrations never change; add new ones.
 enum MessagingMigrations {
@@ -95,6 +96,10 @@ enum MessagingMigrations {
                     CREATE INDEX outbox_unreported ON outbox(updated_at) WHERE reported_version < version;
                     CREATE INDEX outbox_unrecorded ON outbox(created_at) WHERE recorded = 0;
                     """)
+        }
+        migrator.registerMigration("v4-events") { db in
+            try EventLog.createTable(db)
+            try EventCursors.createTables(db)
         }
         return migrator
     }

@@ -140,6 +140,14 @@ extension MessagingStore {
                 row.attempts, row.nextAttemptAt, row.providerMessageID, row.errorCode, row.errorText,
                 row.failureReason, row.version, row.createdAt, row.updatedAt,
             ])
+        var payload = EventPayload()
+        payload.set("messageId", row.id)
+        payload.set("contactId", row.contactID)
+        payload.set("channelId", row.channelID)
+        payload.set("idempotencyKey", row.idempotencyKey)
+        try EventLog.append(
+            db, orgID: row.orgID, type: "outbound.accepted", subjectID: row.id, contactID: row.contactID,
+            payload: payload, at: row.createdAt)
         return (row, true)
     }
 
@@ -265,6 +273,19 @@ extension MessagingStore {
                     WHERE id = ?
                     """
             ).execute(arguments: [code, text, reason, now, id])
+            if let row = try Row.fetchOne(
+                db, sql: "SELECT org_id, contact_id, channel_id FROM outbox WHERE id = ?", arguments: [id])
+            {
+                var payload = EventPayload()
+                payload.set("messageId", id)
+                payload.set("contactId", row[1] as String)
+                payload.set("channelId", row[2] as String)
+                payload.set("reason", reason)
+                payload.set("errorCode", code)
+                try EventLog.append(
+                    db, orgID: row[0], type: "outbound.failed", subjectID: id, contactID: row[1], payload: payload,
+                    at: now)
+            }
             if reason == "token_invalid" {
                 try db.execute(
                     sql: """
