@@ -32,6 +32,7 @@ public struct EventFollower: Sendable {
     public func run() async {
         var backoff = 100
         var failing = false
+        var failures = 0
         while !Task.isCancelled {
             var after: Int64 = -1
             do {
@@ -39,14 +40,19 @@ public struct EventFollower: Sendable {
                 try await subscribe(after, apply)
             } catch {
                 if Task.isCancelled { return }
-                if !failing { logger.warning("following the \(source) events: \(error); retrying") }
-                failing = true
+                failures += 1
+                // A producer starting or restarting is expected: say so once it lasts.
+                if !failing, failures >= 3 {
+                    logger.warning("following the \(source) events: \(error); retrying")
+                    failing = true
+                }
             }
             // Progress since the last subscription resets the backoff.
             if let now = try? await cursor(), now > after, after >= 0 {
                 backoff = 100
                 if failing { logger.info("following the \(source) events again") }
                 failing = false
+                failures = 0
             }
             try? await Task.sleep(for: .milliseconds(backoff))
             backoff = min(backoff * 2, 5000)

@@ -37,9 +37,9 @@ struct EventApplier {
             let inbound = event.type == "message.received"
             let medium = text("medium") ?? "whatsapp"
             try bump("daily_messages", keys: ["org_id": org, "day": day, "channel": medium, "direction": inbound ? "inbound" : "outbound"], "n")
-            var details = payload
-            if inbound { details["status"] = "received" }
-            try timeline(event, kind: "message", details: details, conversationID: text("conversationId"), messageID: text("messageId"))
+            try timeline(
+                event, kind: "message", extra: inbound ? "\"status\":\"received\"" : nil,
+                conversationID: text("conversationId"), messageID: text("messageId"))
             guard let conversationID = text("conversationId") else { return }
             if inbound {
                 try db.cachedStatement(
@@ -88,7 +88,7 @@ struct EventApplier {
                 try ad(org: org, sourceID: sourceID, headline: referral?["headline"] as? String, url: referral?["sourceUrl"] as? String)
                 try bump("daily_ad", keys: ["org_id": org, "source_id": sourceID, "day": day], "started")
             }
-            try timeline(event, kind: "conversation", details: payload, conversationID: conversationID)
+            try timeline(event, kind: "conversation", conversationID: conversationID)
         case "conversation.resolved":
             guard let conversationID = text("conversationId") else { return }
             let agent = text("agentId")
@@ -115,15 +115,15 @@ struct EventApplier {
                     }
                 }
             }
-            try timeline(event, kind: "conversation", details: payload, conversationID: conversationID)
+            try timeline(event, kind: "conversation", conversationID: conversationID)
         case "conversation.reopened":
             if let conversationID = text("conversationId") {
                 try db.cachedStatement(sql: "UPDATE conversation_fact SET resolved_at = NULL WHERE conversation_id = ?")
                     .execute(arguments: [conversationID])
             }
-            try timeline(event, kind: "conversation", details: payload, conversationID: text("conversationId"))
+            try timeline(event, kind: "conversation", conversationID: text("conversationId"))
         case "conversation.assigned", "conversation.unassigned", "conversation.status_changed":
-            try timeline(event, kind: "conversation", details: payload, conversationID: text("conversationId"))
+            try timeline(event, kind: "conversation", conversationID: text("conversationId"))
         case "csat.answered":
             let rating = (payload["rating"] as? NSNumber)?.intValue ?? 0
             guard (1...5).contains(rating) else { return }
@@ -145,23 +145,31 @@ struct EventApplier {
                         """
                 ).execute(arguments: [org, sourceID, day, rating])
             }
-            try timeline(event, kind: "csat", details: payload, conversationID: text("conversationId"))
-        case "csat.commented", "csat.sent", "csat.failed":
-            try timeline(event, kind: "csat", details: payload, conversationID: text("conversationId"))
+            try timeline(event, kind: "csat", conversationID: text("conversationId"))
+        case "csat.sent":
+            // The survey's message item says it is one.
+            if let messageID = text("messageId"), let surveyID = text("surveyId") {
+                try db.cachedStatement(
+                    sql: "UPDATE timeline SET details = json_set(details, '$.csatSurveyId', ?) WHERE message_id = ?"
+                ).execute(arguments: [surveyID, messageID])
+            }
+            try timeline(event, kind: "csat", conversationID: text("conversationId"))
+        case "csat.commented", "csat.failed":
+            try timeline(event, kind: "csat", conversationID: text("conversationId"))
         case "contact.created", "contact.updated", "contact.deleted", "contact.merged":
-            try timeline(event, kind: "contact", details: payload)
+            try timeline(event, kind: "contact")
         case "consent.changed":
-            try timeline(event, kind: "consent", details: payload)
+            try timeline(event, kind: "consent")
         case "tags.changed":
-            try timeline(event, kind: "tags", details: payload)
+            try timeline(event, kind: "tags")
         case "contact.imported":
-            try timeline(event, kind: "import", details: payload)
+            try timeline(event, kind: "import")
         case "contact.attributed":
             if let sourceID = text("sourceId") {
                 try ad(org: org, sourceID: sourceID, headline: text("headline"), url: text("sourceUrl"))
                 try bump("daily_ad", keys: ["org_id": org, "source_id": sourceID, "day": day], "contacts")
             }
-            try timeline(event, kind: "attribution", details: payload)
+            try timeline(event, kind: "attribution")
         case "outbound.failed":
             try bump("daily_failures", keys: ["org_id": org, "day": day, "reason": text("reason") ?? "provider_error"], "n")
         default:
@@ -191,12 +199,15 @@ struct EventApplier {
         ).execute(arguments: [org, sourceID, headline, url])
     }
 
+    /// The event as a timeline item of the contact: its payload as `details`, with `extra` fields (JSON members)
+    /// in front.
     private func timeline(
-        _ event: Switchboard_Common_V1_Event, kind: String, details: [String: Any], conversationID: String? = nil,
+        _ event: Switchboard_Common_V1_Event, kind: String, extra: String? = nil, conversationID: String? = nil,
         messageID: String? = nil
     ) throws {
         guard !event.contactID.isEmpty else { return }
-        let data = (try? JSONSerialization.data(withJSONObject: details, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+        var details = event.payloadJson.hasPrefix("{") ? event.payloadJson : "{}"
+        if let extra { details = "{" + extra + (details == "{}" ? "}" : "," + details.dropFirst()) }
         try db.cachedStatement(
             sql: """
                 INSERT OR IGNORE INTO timeline (org_id, contact_id, kind, type, at, event_id, conversation_id, message_id,
@@ -204,7 +215,7 @@ struct EventApplier {
                 """
         ).execute(arguments: [
             event.orgID, event.contactID, kind, event.type, event.occurredAt.millis, event.id, conversationID, messageID,
-            String(decoding: data, as: UTF8.self),
+            details,
         ])
     }
 
