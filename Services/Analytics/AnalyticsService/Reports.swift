@@ -44,7 +44,7 @@ struct Period {
         String(RFC3339.string(millis: day * 86_400_000).prefix(10))
     }
 
-    var json: [String: Any] { ["from": Self.string(day: from), "to": Self.string(day: to)] }
+    var members: [(String, JSONText)] { [("from", .string(Self.string(day: from))), ("to", .string(Self.string(day: to)))] }
 }
 
 func rounded(_ value: Double, _ places: Double) -> Double {
@@ -52,10 +52,6 @@ func rounded(_ value: Double, _ places: Double) -> Double {
     return (value * scale).rounded() / scale
 }
 
-func jsonText(_ object: [String: Any]) -> String {
-    let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
-    return String(decoding: data, as: UTF8.self)
-}
 
 extension AnalyticsStore {
     static let kinds: Set<String> = ["message", "conversation", "consent", "tags", "contact", "import", "csat", "attribution"]
@@ -87,20 +83,20 @@ extension AnalyticsStore {
             WHERE \(conditions.joined(separator: " AND ")) ORDER BY at DESC, seq DESC LIMIT \(limit + 1)
             """
         let rows = try await writer.read { db in try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)) }
-        var items: [[String: Any]] = []
+        var items: [JSONText] = []
         for row in rows.prefix(limit) {
-            let details = (try? JSONSerialization.jsonObject(with: Data((row[7] as String).utf8))) ?? [:]
-            items.append([
-                "id": row[1] as String, "kind": row[2] as String, "type": row[3] as String,
-                "at": RFC3339.string(millis: row[4]), "conversationId": (row[5] as String?) as Any? ?? NSNull(),
-                "messageId": (row[6] as String?) as Any? ?? NSNull(), "details": details,
-            ])
+            items.append(
+                .object([
+                    ("id", .string(row[1])), ("kind", .string(row[2])), ("type", .string(row[3])),
+                    ("at", .string(RFC3339.string(millis: row[4]))), ("conversationId", .string(row[5])),
+                    ("messageId", .string(row[6])), ("details", .raw(row[7])),
+                ]))
         }
-        var next: Any = NSNull()
+        var next = JSONText.null
         if rows.count > limit, let last = rows.prefix(limit).last {
-            next = PageCursor.encode([String(last[4] as Int64), String(last[0] as Int64)])
+            next = .string(PageCursor.encode([String(last[4] as Int64), String(last[0] as Int64)]))
         }
-        return jsonText(["data": items, "nextCursor": next])
+        return JSONText.object([("data", .array(items)), ("nextCursor", next)]).text
     }
 
     public func csatReport(orgID: String, from: String, to: String) async throws -> String {
@@ -122,8 +118,8 @@ extension AnalyticsStore {
                 sum += rating * n
                 if rating >= 4 { satisfied += n }
             }
-            var average: Any { count == 0 ? NSNull() : rounded(Double(sum) / Double(count), 2) }
-            var share: Any { count == 0 ? NSNull() : rounded(Double(satisfied) / Double(count), 4) }
+            var average: JSONText { .double(count == 0 ? nil : rounded(Double(sum) / Double(count), 2)) }
+            var share: JSONText { .double(count == 0 ? nil : rounded(Double(satisfied) / Double(count), 4)) }
         }
         var total = Tally()
         var distribution = [0, 0, 0, 0, 0]
@@ -138,21 +134,39 @@ extension AnalyticsStore {
             channels[channel, default: Tally()].add(rating, n)
             days[day, default: Tally()].add(rating, n)
         }
-        var report = period.json
-        report["count"] = total.count
-        report["average"] = total.average
-        report["satisfiedShare"] = total.share
-        report["distribution"] = Dictionary(uniqueKeysWithValues: (1...5).map { (String($0), distribution[$0 - 1]) })
-        report["byAgent"] = agents.keys.sorted().map { key in
-            ["agentId": key, "count": agents[key]!.count, "average": agents[key]!.average, "satisfiedShare": agents[key]!.share]
-        }
-        report["byChannel"] = channels.keys.sorted().map { key in
-            ["channel": key, "count": channels[key]!.count, "average": channels[key]!.average]
-        }
-        report["byDay"] = days.keys.sorted().map { day in
-            ["date": Period.string(day: day), "count": days[day]!.count, "average": days[day]!.average]
-        }
-        return jsonText(report)
+        let report = JSONText.object(
+            period.members + [
+                ("count", .int(total.count)), ("average", total.average), ("satisfiedShare", total.share),
+                ("distribution", .object((1...5).map { (String($0), .int(distribution[$0 - 1])) })),
+                (
+                    "byAgent",
+                    .array(agents.keys.sorted().map { key in
+                        .object([
+                            ("agentId", .string(key)), ("count", .int(agents[key]!.count)),
+                            ("average", agents[key]!.average), ("satisfiedShare", agents[key]!.share),
+                        ])
+                    })
+                ),
+                (
+                    "byChannel",
+                    .array(channels.keys.sorted().map { key in
+                        .object([
+                            ("channel", .string(key)), ("count", .int(channels[key]!.count)),
+                            ("average", channels[key]!.average),
+                        ])
+                    })
+                ),
+                (
+                    "byDay",
+                    .array(days.keys.sorted().map { day in
+                        .object([
+                            ("date", .string(Period.string(day: day))), ("count", .int(days[day]!.count)),
+                            ("average", days[day]!.average),
+                        ])
+                    })
+                ),
+            ])
+        return report.text
     }
 
     public func ctwaReport(orgID: String, from: String, to: String) async throws -> String {
@@ -171,9 +185,8 @@ extension AnalyticsStore {
         var info: [String: (headline: String?, url: String?)] = [:]
         for ad in ads { info[ad[0]] = (ad[1], ad[2]) }
         var order: [String] = []
-        var reports: [String: [String: Any]] = [:]
         var sums: [String: (contacts: Int, started: Int, resolved: Int, csatSum: Int, csatCount: Int)] = [:]
-        var series: [String: [[String: Any]]] = [:]
+        var series: [String: [JSONText]] = [:]
         for row in rows {
             let source: String = row[0]
             if sums[source] == nil {
@@ -187,25 +200,25 @@ extension AnalyticsStore {
             sums[source]!.csatSum += csatSum
             sums[source]!.csatCount += csatCount
             if contacts + started + resolved > 0 {
-                series[source, default: []].append([
-                    "date": Period.string(day: row[1]), "contactsAcquired": contacts, "conversationsStarted": started,
-                    "conversationsResolved": resolved,
-                ])
+                series[source, default: []].append(
+                    .object([
+                        ("date", .string(Period.string(day: row[1]))), ("contactsAcquired", .int(contacts)),
+                        ("conversationsStarted", .int(started)), ("conversationsResolved", .int(resolved)),
+                    ]))
             }
         }
-        for source in order {
+        let entries = order.map { source -> JSONText in
             let sum = sums[source]!
-            reports[source] = [
-                "sourceId": source, "headline": info[source]?.headline as Any? ?? NSNull(),
-                "sourceUrl": info[source]?.url as Any? ?? NSNull(), "contactsAcquired": sum.contacts,
-                "conversationsStarted": sum.started, "conversationsResolved": sum.resolved, "csatCount": sum.csatCount,
-                "csatAverage": sum.csatCount == 0 ? NSNull() : rounded(Double(sum.csatSum) / Double(sum.csatCount), 2),
-                "days": series[source] ?? [],
-            ]
+            return .object([
+                ("sourceId", .string(source)), ("headline", .string(info[source]?.headline)),
+                ("sourceUrl", .string(info[source]?.url)), ("contactsAcquired", .int(sum.contacts)),
+                ("conversationsStarted", .int(sum.started)), ("conversationsResolved", .int(sum.resolved)),
+                ("csatCount", .int(sum.csatCount)),
+                ("csatAverage", .double(sum.csatCount == 0 ? nil : rounded(Double(sum.csatSum) / Double(sum.csatCount), 2))),
+                ("days", .array(series[source] ?? [])),
+            ])
         }
-        var report = period.json
-        report["ads"] = order.map { reports[$0]! }
-        return jsonText(report)
+        return JSONText.object(period.members + [("ads", .array(entries))]).text
     }
 
     public func overviewReport(orgID: String, from: String, to: String) async throws -> String {
@@ -243,7 +256,7 @@ extension AnalyticsStore {
                         """, arguments: arguments)
             )
         }
-        var byDayChannel: [String: [String: Any]] = [:]
+        var byDayChannel: [String: (day: Int64, channel: String, inbound: Int, outbound: Int)] = [:]
         var keys: [String] = []
         var messagesIn = 0
         var messagesOut = 0
@@ -252,17 +265,24 @@ extension AnalyticsStore {
             let key = "\(day)|\(channel)"
             if byDayChannel[key] == nil {
                 keys.append(key)
-                byDayChannel[key] = ["date": Period.string(day: day), "channel": channel, "inbound": 0, "outbound": 0]
+                byDayChannel[key] = (day, channel, 0, 0)
             }
-            byDayChannel[key]![direction] = n
-            if direction == "inbound" { messagesIn += n } else { messagesOut += n }
+            if direction == "inbound" {
+                byDayChannel[key]!.inbound += n
+                messagesIn += n
+            } else {
+                byDayChannel[key]!.outbound += n
+                messagesOut += n
+            }
         }
         var opened = 0
         var resolved = 0
-        let conversationDays: [[String: Any]] = conversations.map { row in
+        let conversationDays: [JSONText] = conversations.map { row in
             opened += row[1] as Int
             resolved += row[2] as Int
-            return ["date": Period.string(day: row[0]), "opened": row[1] as Int, "resolved": row[2] as Int]
+            return .object([
+                ("date", .string(Period.string(day: row[0]))), ("opened", .int(row[1])), ("resolved", .int(row[2])),
+            ])
         }
         var firstResponse = Histogram()
         var resolution = Histogram()
@@ -270,33 +290,55 @@ extension AnalyticsStore {
         var agentResolution: [String: Histogram] = [:]
         for row in durations {
             let (metric, agent, blob): (String, String, Data) = (row[0], row[1], row[2])
-            let histogram = Histogram(blob: blob)
             if metric == "first_response" {
-                firstResponse.merge(histogram)
-                if !agent.isEmpty { agentFirstResponse[agent, default: Histogram()].merge(histogram) }
+                firstResponse.merge(blob: blob)
+                if !agent.isEmpty { agentFirstResponse[agent, default: Histogram()].merge(blob: blob) }
             } else {
-                resolution.merge(histogram)
-                if !agent.isEmpty { agentResolution[agent, default: Histogram()].merge(histogram) }
+                resolution.merge(blob: blob)
+                if !agent.isEmpty { agentResolution[agent, default: Histogram()].merge(blob: blob) }
             }
         }
         var agentCounts: [String: (resolved: Int, sent: Int)] = [:]
         for row in agents { agentCounts[row[0]] = (row[1], row[2]) }
         let agentIDs = Set(agentCounts.keys).union(agentFirstResponse.keys).union(agentResolution.keys).sorted()
-        var report = period.json
-        report["messages"] = keys.map { byDayChannel[$0]! }
-        report["conversations"] = conversationDays
-        report["totals"] = ["messagesIn": messagesIn, "messagesOut": messagesOut, "opened": opened, "resolved": resolved]
-        report["firstResponse"] = firstResponse.summary
-        report["resolution"] = resolution.summary
-        report["failedSends"] = failures.map { ["reason": $0[0] as String, "count": $0[1] as Int] }
-        report["agents"] = agentIDs.map { agent in
-            [
-                "agentId": agent, "resolved": agentCounts[agent]?.resolved ?? 0,
-                "messagesSent": agentCounts[agent]?.sent ?? 0,
-                "firstResponse": (agentFirstResponse[agent] ?? Histogram()).summary,
-                "resolution": (agentResolution[agent] ?? Histogram()).summary,
-            ] as [String: Any]
-        }
-        return jsonText(report)
+        let report = JSONText.object(
+            period.members + [
+                (
+                    "messages",
+                    .array(keys.map { key in
+                        let entry = byDayChannel[key]!
+                        return .object([
+                            ("date", .string(Period.string(day: entry.day))), ("channel", .string(entry.channel)),
+                            ("inbound", .int(entry.inbound)), ("outbound", .int(entry.outbound)),
+                        ])
+                    })
+                ),
+                ("conversations", .array(conversationDays)),
+                (
+                    "totals",
+                    .object([
+                        ("messagesIn", .int(messagesIn)), ("messagesOut", .int(messagesOut)), ("opened", .int(opened)),
+                        ("resolved", .int(resolved)),
+                    ])
+                ),
+                ("firstResponse", firstResponse.summary),
+                ("resolution", resolution.summary),
+                (
+                    "failedSends",
+                    .array(failures.map { .object([("reason", .string($0[0])), ("count", .int($0[1]))]) })
+                ),
+                (
+                    "agents",
+                    .array(agentIDs.map { agent in
+                        .object([
+                            ("agentId", .string(agent)), ("resolved", .int(agentCounts[agent]?.resolved ?? 0)),
+                            ("messagesSent", .int(agentCounts[agent]?.sent ?? 0)),
+                            ("firstResponse", (agentFirstResponse[agent] ?? Histogram()).summary),
+                            ("resolution", (agentResolution[agent] ?? Histogram()).summary),
+                        ])
+                    })
+                ),
+            ])
+        return report.text
     }
 }

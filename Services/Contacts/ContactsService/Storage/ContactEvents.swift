@@ -1,3 +1,4 @@
+import ContactsKit
 import Foundation
 import GRDB
 import ServiceKit
@@ -12,10 +13,30 @@ enum ContactEvents {
         payload.set("contactId", contactID)
         payload.set("optedIn", optedIn)
         payload.set("source", source)
-        payload.set("proof", json: proofJSON)
+        payload.set("proof", json: restProof(proofJSON))
         try EventLog.append(
             db, orgID: orgID, type: "consent.changed", subjectID: contactID, contactID: contactID, payload: payload,
             at: at)
+    }
+
+    /// The stored proof under the names the REST API shows (`timestamp`, `actor`, `importJobId`, `messageId`, `note`).
+    static func restProof(_ stored: String) -> String {
+        guard let proof = JSONCoding.decode(ConsentProof.self, stored) else { return stored }
+        var rendered = EventPayload()
+        rendered.set("timestamp", RFC3339.string(millis: proof.at))
+        if let actor = proof.actor {
+            var object = EventPayload()
+            object.set("kind", actor.kind)
+            object.set("id", actor.id)
+            object.set("name", actor.name)
+            rendered.set("actor", json: object.json)
+        } else {
+            rendered.set("actor", json: nil)
+        }
+        rendered.set("importJobId", proof.importJobID)
+        rendered.set("messageId", proof.messageID)
+        rendered.set("note", proof.note)
+        return rendered.json
     }
 
     static func audit(
