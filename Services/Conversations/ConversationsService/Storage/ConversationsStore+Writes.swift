@@ -66,7 +66,7 @@ extension ConversationsStore {
                 try Csat.open(db, updated, agentID: resolver, now: now)
             case .open where record.status == .resolved:
                 try ConversationEvents.conversation(db, "conversation.reopened", updated, at: now)
-            case .open:
+            case .open where record.status == .assigned:
                 try ConversationEvents.conversation(db, "conversation.unassigned", updated, at: now) { payload in
                     payload.set("agentId", record.assigneeID)
                 }

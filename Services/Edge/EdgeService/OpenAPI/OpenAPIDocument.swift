@@ -108,6 +108,9 @@ enum OpenAPIDocument {
         case "csv"?: success.append(("content", .object([("text/csv", .object([("schema", OpenAPISchemas.string())]))])))
         case "text"?:
             success.append(("content", .object([("text/plain", .object([("schema", OpenAPISchemas.string())]))])))
+        case "event-stream"?:
+            success.append(
+                ("content", .object([("text/event-stream", .object([("schema", OpenAPISchemas.string())]))])))
         case let schema?:
             success.append(
                 ("content", .object([("application/json", .object([("schema", OpenAPISchemas.ref(schema))]))])))

@@ -21,7 +21,7 @@ struct EventStreamRoutes {
                 "Live updates (text/event-stream): conversation.updated, message.created, message.status",
                 tag: "Conversations",
                 query: [("access_token", "the API key, for clients that cannot send headers (EventSource)", false)],
-                response: "text", errors: [400]), on: group, prefix: p, stream)
+                response: "event-stream", errors: [400]), on: group, prefix: p, stream)
     }
 
     static let lastEventID = HTTPField.Name("Last-Event-ID")!

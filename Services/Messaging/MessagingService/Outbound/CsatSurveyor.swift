@@ -56,6 +56,12 @@ struct CsatSurveyor: Service {
             logger.error("csat.requested \(event.id) has no survey: skipped")
             return
         }
+        // A survey asked for long ago (messaging's cursor was reset) is not sent any more.
+        if event.occurredAt.millis < Millis.now() - Self.staleAfter {
+            _ = try await conversations.markCsatSurvey(
+                orgID: event.orgID, surveyID: surveyID, messageID: nil, failureReason: "expired")
+            return
+        }
         let question = payload["question"] as? String ?? CsatSettingsDefaults.question
         let channelID = payload["channelId"] as? String ?? ""
         let medium = payload["medium"] as? String ?? "whatsapp"
@@ -95,6 +101,8 @@ struct CsatSurveyor: Service {
         _ = try await conversations.markCsatSurvey(
             orgID: event.orgID, surveyID: surveyID, messageID: nil, failureReason: failure)
     }
+
+    static let staleAfter: Millis = 24 * 3600 * 1000
 
     static func text(_ question: String) -> String {
         json(["type": "text", "text": "\(question)\nReply with a number from 1 (poor) to 5 (excellent)."])
