@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HTTPTypes
 import NIOCore
+import ServiceLifecycle
 import ServiceKit
 import SwitchboardClient
 import SwitchboardProtos
@@ -62,8 +63,14 @@ struct EventStreamRoutes {
             }
             continuation.onTermination = { _ in pump.cancel() }
             do {
-                try await writer.write(ByteBuffer(string: "retry: 2000\n: connected\n\n"))
-                for await buffer in lines { try await writer.write(buffer) }
+                // Edge shutting down ends the stream (the browser reconnects to the next edge with Last-Event-ID).
+                try await withGracefulShutdownHandler {
+                    try await writer.write(ByteBuffer(string: "retry: 2000\n: connected\n\n"))
+                    for await buffer in lines { try await writer.write(buffer) }
+                } onGracefulShutdown: {
+                    continuation.finish()
+                }
+                pump.cancel()
                 try await writer.finish(nil)
             } catch {
                 pump.cancel()
