@@ -8,55 +8,55 @@ extension RPCCaller {
         options.timeout = nil
         return options
     }
-}
 
-extension ContactsClient {
-    /// contacts' event log after `after` (-1: from now), every batch handed to `handle` in order (docs/events.md).
-    public func subscribe(
-        after: Int64, orgID: String = "", maxBatch: Int32 = 0, _ handle: @escaping EventFollower.Handler
+    /// `Subscribe(after)` on any service's event log (docs/events.md): `call` makes the generated client's call,
+    /// every batch is handed to `handle` in order.
+    func subscribe(
+        after: Int64, orgID: String, maxBatch: Int32, _ handle: @escaping EventFollower.Handler,
+        _ call: (
+            ClientRequest<Switchboard_Common_V1_SubscribeRequest>, CallOptions,
+            @escaping @Sendable (StreamingClientResponse<Switchboard_Common_V1_EventBatch>) async throws -> Void
+        ) async throws -> Void
     ) async throws {
         var request = Switchboard_Common_V1_SubscribeRequest()
         request.afterSequence = after
         request.orgID = orgID
         request.maxBatch = maxBatch
-        try await client.subscribe(
-            request: ClientRequest(message: request, metadata: caller.metadata), options: caller.streamOptions
-        ) { response in
+        try await call(ClientRequest(message: request, metadata: metadata), streamOptions) { response in
             for try await batch in response.messages { try await handle(batch) }
+        }
+    }
+}
+
+extension ContactsClient {
+    /// contacts' event log after `after` (-1: from now).
+    public func subscribe(
+        after: Int64, orgID: String = "", maxBatch: Int32 = 0, _ handle: @escaping EventFollower.Handler
+    ) async throws {
+        try await caller.subscribe(after: after, orgID: orgID, maxBatch: maxBatch, handle) {
+            try await client.subscribe(request: $0, options: $1, onResponse: $2)
         }
     }
 }
 
 extension ConversationsClient {
-    /// conversations' event log after `after` (-1: from now), every batch handed to `handle` in order.
+    /// conversations' event log after `after` (-1: from now).
     public func subscribe(
         after: Int64, orgID: String = "", maxBatch: Int32 = 0, _ handle: @escaping EventFollower.Handler
     ) async throws {
-        var request = Switchboard_Common_V1_SubscribeRequest()
-        request.afterSequence = after
-        request.orgID = orgID
-        request.maxBatch = maxBatch
-        try await client.subscribe(
-            request: ClientRequest(message: request, metadata: caller.metadata), options: caller.streamOptions
-        ) { response in
-            for try await batch in response.messages { try await handle(batch) }
+        try await caller.subscribe(after: after, orgID: orgID, maxBatch: maxBatch, handle) {
+            try await client.subscribe(request: $0, options: $1, onResponse: $2)
         }
     }
 }
 
 extension MessagingClient {
-    /// messaging's event log after `after` (-1: from now), every batch handed to `handle` in order.
+    /// messaging's event log after `after` (-1: from now).
     public func subscribe(
         after: Int64, orgID: String = "", maxBatch: Int32 = 0, _ handle: @escaping EventFollower.Handler
     ) async throws {
-        var request = Switchboard_Common_V1_SubscribeRequest()
-        request.afterSequence = after
-        request.orgID = orgID
-        request.maxBatch = maxBatch
-        try await client.subscribe(
-            request: ClientRequest(message: request, metadata: caller.metadata), options: caller.streamOptions
-        ) { response in
-            for try await batch in response.messages { try await handle(batch) }
+        try await caller.subscribe(after: after, orgID: orgID, maxBatch: maxBatch, handle) {
+            try await client.subscribe(request: $0, options: $1, onResponse: $2)
         }
     }
 }
