@@ -47,6 +47,20 @@ struct Period {
     var members: [(String, JSONText)] { [("from", .string(Self.string(day: from))), ("to", .string(Self.string(day: to)))] }
 }
 
+/// Rows fetched inside a read, handed out of it. `Row.fetchAll` answers copies that no statement touches any more,
+/// so they may cross threads; and a read whose closure answers a Sendable value is GRDB's async `read`: answering
+/// `[Row]` itself would pick the blocking `read`, which waits for a reader connection on the calling thread (an
+/// event loop) and can deadlock the process.
+struct FetchedRows: @unchecked Sendable {
+    let rows: [Row]
+    let more: [[Row]]
+
+    init(_ rows: [Row], _ more: [Row]...) {
+        self.rows = rows
+        self.more = more
+    }
+}
+
 func rounded(_ value: Double, _ places: Double) -> Double {
     let scale = pow(10, places)
     return (value * scale).rounded() / scale
@@ -82,7 +96,10 @@ extension AnalyticsStore {
             SELECT seq, event_id, kind, type, at, conversation_id, message_id, details FROM timeline
             WHERE \(conditions.joined(separator: " AND ")) ORDER BY at DESC, seq DESC LIMIT \(limit + 1)
             """
-        let rows = try await writer.read { db in try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)) }
+        let statementArguments = StatementArguments(arguments.map { Optional($0) })
+        let rows = try await writer.read { db in
+            FetchedRows(try Row.fetchAll(db, sql: sql, arguments: statementArguments))
+        }.rows
         var items: [JSONText] = []
         for row in rows.prefix(limit) {
             items.append(
@@ -102,13 +119,14 @@ extension AnalyticsStore {
     public func csatReport(orgID: String, from: String, to: String) async throws -> String {
         let period = try Period(from: from, to: to)
         let rows = try await writer.read { db in
-            try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT day, agent_id, channel, rating, sum(n) FROM daily_csat
-                    WHERE org_id = ? AND day BETWEEN ? AND ? GROUP BY day, agent_id, channel, rating
-                    """, arguments: [orgID, period.from, period.to])
-        }
+            FetchedRows(
+                try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT day, agent_id, channel, rating, sum(n) FROM daily_csat
+                        WHERE org_id = ? AND day BETWEEN ? AND ? GROUP BY day, agent_id, channel, rating
+                        """, arguments: [orgID, period.from, period.to]))
+        }.rows
         struct Tally {
             var count = 0
             var sum = 0
@@ -171,8 +189,8 @@ extension AnalyticsStore {
 
     public func ctwaReport(orgID: String, from: String, to: String) async throws -> String {
         let period = try Period(from: from, to: to)
-        let (rows, ads) = try await writer.read { db in
-            (
+        let fetched = try await writer.read { db in
+            FetchedRows(
                 try Row.fetchAll(
                     db,
                     sql: """
@@ -182,6 +200,7 @@ extension AnalyticsStore {
                 try Row.fetchAll(db, sql: "SELECT source_id, headline, source_url FROM ad WHERE org_id = ?", arguments: [orgID])
             )
         }
+        let (rows, ads) = (fetched.rows, fetched.more[0])
         var info: [String: (headline: String?, url: String?)] = [:]
         for ad in ads { info[ad[0]] = (ad[1], ad[2]) }
         var order: [String] = []
@@ -224,8 +243,8 @@ extension AnalyticsStore {
     public func overviewReport(orgID: String, from: String, to: String) async throws -> String {
         let period = try Period(from: from, to: to)
         let arguments: StatementArguments = [orgID, period.from, period.to]
-        let (messages, conversations, agents, failures, durations) = try await writer.read { db in
-            (
+        let fetched = try await writer.read { db in
+            FetchedRows(
                 try Row.fetchAll(
                     db,
                     sql: """
@@ -256,6 +275,8 @@ extension AnalyticsStore {
                         """, arguments: arguments)
             )
         }
+        let (messages, conversations, agents, failures, durations) =
+            (fetched.rows, fetched.more[0], fetched.more[1], fetched.more[2], fetched.more[3])
         var byDayChannel: [String: (day: Int64, channel: String, inbound: Int, outbound: Int)] = [:]
         var keys: [String] = []
         var messagesIn = 0

@@ -7,15 +7,25 @@ public import ServiceKit
 /// The contacts database: every read and write of contacts, tags, consent, audit, rules and imports.
 public final class ContactsStore: Sendable {
     let writer: any DatabaseWriter
+    /// The blocking point reads' own connections. A blocking read waits for a free reader on the calling thread (an
+    /// event loop); if the async reads, which hold a reader until their task resumes on an event loop, could take
+    /// every reader of the same pool, both would wait for each other. Blocking reads alone always finish.
+    let pointReader: any DatabaseReader
 
     /// - Parameter writer: a `DatabasePool` in production, an in-memory `DatabaseQueue` in tests; migrated here.
-    public init(_ writer: any DatabaseWriter) throws {
+    public init(_ writer: any DatabaseWriter, pointReader: (any DatabaseReader)? = nil) throws {
         self.writer = writer
+        self.pointReader = pointReader ?? writer
         try ContactsMigrations.migrator.migrate(writer)
     }
 
     public static func open(path: String) throws -> ContactsStore {
-        try ContactsStore(SQLiteDatabase.openPool(path: path, migrator: ContactsMigrations.migrator))
+        let writer = try SQLiteDatabase.openPool(path: path, migrator: ContactsMigrations.migrator)
+        var configuration = Configuration()
+        configuration.readonly = true
+        configuration.busyMode = .timeout(10)
+        configuration.maximumReaderCount = 4
+        return try ContactsStore(writer, pointReader: try DatabasePool(path: path, configuration: configuration))
     }
 
     public static func inMemory() throws -> ContactsStore {
@@ -27,12 +37,12 @@ public final class ContactsStore: Sendable {
     /// One contact. A point read takes tens of microseconds, so it runs on the caller's thread: GRDB's async
     /// read would hop to its own queue and back, which costs more than the query.
     public func contact(orgID: String, id: String) throws -> Contact {
-        try writer.read { db in try Self.loadContact(db, orgID: orgID, id: id) }
+        try pointReader.read { db in try Self.loadContact(db, orgID: orgID, id: id) }
     }
 
     /// Many point reads in one read transaction; nil where the org has no such contact.
     public func contacts(_ keys: [(orgID: String, id: String)]) throws -> [Contact?] {
-        try writer.read { db in
+        try pointReader.read { db in
             try keys.map { key in
                 guard let record = try ContactRecord.find(db, orgID: key.orgID, id: key.id) else { return nil }
                 return record.contact(tags: try ContactRecord.tags(db, contactID: key.id))

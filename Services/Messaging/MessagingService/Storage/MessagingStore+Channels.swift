@@ -118,11 +118,14 @@ extension MessagingStore {
 
     /// The org's sandbox channel, created on first use.
     public func sandbox(orgID: String) async throws -> Channel {
+        // The closure answers a Sendable value: one answering a `Row` would pick GRDB's blocking `read`, which
+        // waits for a reader on the calling thread (an event loop) and can deadlock the process.
         if let existing = try await writer.read({ db in
             try Row.fetchOne(
-                db, sql: "SELECT \(Self.columns) FROM channel WHERE org_id = ? AND kind = 'sandbox'", arguments: [orgID])
+                db, sql: "SELECT \(Self.columns) FROM channel WHERE org_id = ? AND kind = 'sandbox'", arguments: [orgID]
+            ).map { Self.stored($0).channel }
         }) {
-            return Self.stored(existing).channel
+            return existing
         }
         return try await writer.write { db in
             if let row = try Row.fetchOne(
