@@ -27,21 +27,27 @@ public struct AnalyticsAPI: Switchboard_Analytics_V1_AnalyticsService.SimpleServ
     public func csat(
         request: Switchboard_Analytics_V1_ReportRequest, context: ServerContext
     ) async throws -> Switchboard_Analytics_V1_Report {
-        let json = try await store.csatReport(orgID: try requireOrg(request.orgID), from: request.from, to: request.to)
-        return .with { $0.json = json }
+        try await report(request, store.csatReport(orgID:from:to:))
     }
 
     public func ctwa(
         request: Switchboard_Analytics_V1_ReportRequest, context: ServerContext
     ) async throws -> Switchboard_Analytics_V1_Report {
-        let json = try await store.ctwaReport(orgID: try requireOrg(request.orgID), from: request.from, to: request.to)
-        return .with { $0.json = json }
+        try await report(request, store.ctwaReport(orgID:from:to:))
     }
 
     public func overview(
         request: Switchboard_Analytics_V1_ReportRequest, context: ServerContext
     ) async throws -> Switchboard_Analytics_V1_Report {
-        let json = try await store.overviewReport(orgID: try requireOrg(request.orgID), from: request.from, to: request.to)
+        try await report(request, store.overviewReport(orgID:from:to:))
+    }
+
+    /// A report over the request's organisation and period.
+    private func report(
+        _ request: Switchboard_Analytics_V1_ReportRequest,
+        _ make: (_ orgID: String, _ from: String, _ to: String) async throws -> String
+    ) async throws -> Switchboard_Analytics_V1_Report {
+        let json = try await make(try requireOrg(request.orgID), request.from, request.to)
         return .with { $0.json = json }
     }
 

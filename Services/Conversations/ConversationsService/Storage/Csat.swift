@@ -107,19 +107,31 @@ enum Csat {
                 id, conversation.orgID, conversation.id, conversation.contact.id, conversation.channelID,
                 conversation.medium.rawValue, agentID, now, now + lifetime,
             ])
+        try event(
+            db, "csat.requested", orgID: conversation.orgID, surveyID: id, conversationID: conversation.id,
+            contactID: conversation.contact.id, at: now
+        ) { payload in
+            payload.set("channelId", conversation.channelID)
+            payload.set("medium", conversation.medium.rawValue)
+            payload.set("agentId", agentID)
+            payload.set("question", settings.question)
+            payload.set("templateName", settings.templateName)
+            payload.set("templateLanguage", settings.templateLanguage)
+        }
+    }
+
+    /// Appends a `csat.*` event: the survey, its conversation and contact, then `fields`.
+    static func event(
+        _ db: Database, _ type: String, orgID: String, surveyID: String, conversationID: String, contactID: String,
+        at: Millis, _ fields: (inout EventPayload) -> Void
+    ) throws {
         var payload = EventPayload()
-        payload.set("surveyId", id)
-        payload.set("conversationId", conversation.id)
-        payload.set("contactId", conversation.contact.id)
-        payload.set("channelId", conversation.channelID)
-        payload.set("medium", conversation.medium.rawValue)
-        payload.set("agentId", agentID)
-        payload.set("question", settings.question)
-        payload.set("templateName", settings.templateName)
-        payload.set("templateLanguage", settings.templateLanguage)
+        payload.set("surveyId", surveyID)
+        payload.set("conversationId", conversationID)
+        payload.set("contactId", contactID)
+        fields(&payload)
         try EventLog.append(
-            db, orgID: conversation.orgID, type: "csat.requested", subjectID: id, contactID: conversation.contact.id,
-            payload: payload, at: now)
+            db, orgID: orgID, type: type, subjectID: surveyID, contactID: contactID, payload: payload, at: at)
     }
 
     /// messaging's outcome for a pending survey: `sent` with its message, or `failed` with the reason. A survey
@@ -140,14 +152,12 @@ enum Csat {
                     expires_at = ? WHERE id = ?
                 """,
             arguments: [sent ? "sent" : "failed", now, messageID, failure, now + lifetime, surveyID])
-        var payload = EventPayload()
-        payload.set("surveyId", surveyID)
-        payload.set("conversationId", row[1] as String)
-        payload.set("contactId", row[2] as String)
-        if sent { payload.set("messageId", messageID) } else { payload.set("reason", failure) }
-        try EventLog.append(
-            db, orgID: orgID, type: sent ? "csat.sent" : "csat.failed", subjectID: surveyID, contactID: row[2],
-            payload: payload, at: now)
+        try event(
+            db, sent ? "csat.sent" : "csat.failed", orgID: orgID, surveyID: surveyID, conversationID: row[1],
+            contactID: row[2], at: now
+        ) { payload in
+            if sent { payload.set("messageId", messageID) } else { payload.set("reason", failure) }
+        }
         return sent ? "sent" : "failed"
     }
 
@@ -193,18 +203,16 @@ enum Csat {
             try db.execute(
                 sql: "UPDATE csat_survey SET comment = ? WHERE id = ?", arguments: [capture.comment, capture.surveyID])
         }
-        var payload = EventPayload()
-        payload.set("surveyId", capture.surveyID)
-        payload.set("conversationId", capture.conversationID)
-        payload.set("contactId", capture.contactID)
-        payload.set("channelId", capture.channelID)
-        payload.set("medium", capture.medium)
-        payload.set("agentId", capture.agentID)
-        payload.set("rating", capture.rating.map { Int64($0) })
-        payload.set("comment", capture.comment)
-        try EventLog.append(
-            db, orgID: orgID, type: capture.answers ? "csat.answered" : "csat.commented", subjectID: capture.surveyID,
-            contactID: capture.contactID, payload: payload, at: now)
+        try event(
+            db, capture.answers ? "csat.answered" : "csat.commented", orgID: orgID, surveyID: capture.surveyID,
+            conversationID: capture.conversationID, contactID: capture.contactID, at: now
+        ) { payload in
+            payload.set("channelId", capture.channelID)
+            payload.set("medium", capture.medium)
+            payload.set("agentId", capture.agentID)
+            payload.set("rating", capture.rating.map { Int64($0) })
+            payload.set("comment", capture.comment)
+        }
     }
 
     /// A rating and the rest of the text as comment: a list/button reply with id `csat_N`, or a text whose first
