@@ -174,6 +174,10 @@ func object(_ json: String) throws -> [String: Any] {
         #expect(Period.string(day: period.from) == "2026-02-27")
         #expect(throws: ServiceFailure.self) { try Period(from: "2026-02-30", to: "") }
         #expect(throws: ServiceFailure.self) { try Period(from: "2026-3-01", to: "") }
+        // Years outside 1970...2999 are refused, not turned into dates the rest cannot print.
+        #expect(throws: ServiceFailure.self) { try Period(from: "0000-01-01", to: "0000-01-02") }
+        #expect(throws: ServiceFailure.self) { try Period(from: "9999-12-31", to: "9999-12-31") }
+        #expect(throws: ServiceFailure.self) { try Period(from: "1969-12-31", to: "1970-01-01") }
         #expect(throws: ServiceFailure.self) { try Period(from: "2026-03-02", to: "2026-03-01") }
         #expect(throws: ServiceFailure.self) { try Period(from: "2025-01-01", to: "2026-03-01") }
         let defaulted = try Period(from: "", to: "2026-03-30")

@@ -536,6 +536,8 @@ BAD_PARAMS = [
     ("from-after-to", {"from": "2026-02-02", "to": "2026-02-01"}, "invalid_period"),
     ("over-366-days", {"from": "2025-01-01", "to": "2026-02-05"}, "invalid_period"),
     ("367-days", {"from": "2025-01-01", "to": "2026-01-02"}, "invalid_period"),
+    ("year-zero", {"from": "0000-01-01", "to": "0000-01-02"}, "invalid_date"),
+    ("year-9999", {"from": "9999-12-31", "to": "9999-12-31"}, "invalid_date"),
 ]
 
 

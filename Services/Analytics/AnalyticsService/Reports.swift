@@ -28,6 +28,9 @@ struct Period {
             let day = Int(parts[2]), parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
             (1...12).contains(month), (1...31).contains(day)
         else { throw .invalid("invalid_date", "\(field) must be a date like 2026-01-31", field: field) }
+        guard (1970...2999).contains(year) else {
+            throw .invalid("invalid_date", "\(field) must be a date between 1970 and 2999", field: field)
+        }
         var components = DateComponents()
         components.year = year
         components.month = month
