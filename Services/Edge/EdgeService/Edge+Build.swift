@@ -47,7 +47,9 @@ public func buildEdgeRouter(
     let messaging = MessagingClient(connections.messaging, caller: caller)
     let deps = EdgeDependencies(
         contacts: contacts, contactReader: ContactReader(client: contacts), messaging: messaging,
-        webhooks: Batcher { webhooks throws(ServiceFailure) in try await messaging.ingestWebhooks(webhooks) },
+        webhooks: Batcher(maxWeight: WebhookRoutes.maxBatchBytes, weight: WebhookRoutes.weight) { webhooks throws(ServiceFailure) in
+            try await messaging.ingestWebhooks(webhooks)
+        },
         conversations: ConversationsClient(connections.conversations, caller: caller),
         analytics: AnalyticsClient(connections.analytics, caller: caller), store: store,
         authenticator: APIKeyAuthenticator(store: store),

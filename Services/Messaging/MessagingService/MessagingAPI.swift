@@ -149,11 +149,13 @@ public struct MessagingAPI: Switchboard_Messaging_V1_MessagingService.SimpleServ
         let channel: StoredChannel
         switch request.provider {
         case "whatsapp":
+            // Meta signs every webhook: an unsigned body is refused before any work is spent on it.
+            guard signature != nil else { throw MessagingFailure.missingSignature }
             let phoneNumberIDs: [String]
             do {
                 phoneNumberIDs = try WhatsAppWebhook.phoneNumberIDs(in: body)
             } catch {
-                throw MessagingFailure.invalidPayload("not a WhatsApp Cloud API webhook body: \(error)")
+                throw MessagingFailure.invalidPayload("not a WhatsApp Cloud API webhook body: \(error.reason)")
             }
             let key = "pn:" + phoneNumberIDs.joined(separator: ",")
             let candidates: [StoredChannel]
@@ -164,12 +166,8 @@ public struct MessagingAPI: Switchboard_Messaging_V1_MessagingService.SimpleServ
                 known[key] = candidates
             }
             guard !candidates.isEmpty else { return (nil, .with { $0.outcome = "unknown_channel" }) }
-            guard signature != nil else { throw MessagingFailure.missingSignature }
-            guard let verified = candidates.first(where: { stored in
-                stored.secrets[.appSecret].map { WebhookSignature.verifyMeta(body: body, header: signature, appSecret: $0) }
-                    ?? false
-            }) else { throw MessagingFailure.invalidSignature }
-            channel = verified
+            channel = try WebhookAuthority.verifiedChannel(
+                body: body, signature: signature, phoneNumberIDs: phoneNumberIDs, candidates: candidates)
         case "twilio":
             guard Identifier.isValid(request.channelID), let stored = try await store.channel(id: request.channelID),
                 stored.channel.kind == .twilioSMS

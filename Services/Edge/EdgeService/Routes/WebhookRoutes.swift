@@ -14,6 +14,13 @@ struct WebhookRoutes {
     let deps: EdgeDependencies
     /// WhatsApp sends up to 3 MiB per webhook.
     static let maxBody = 3 << 20
+    /// Webhooks that arrive together share one IngestWebhooks call up to this many bytes, well under the services'
+    /// 8 MiB request limit, so big bodies never push a call of small ones over it.
+    static let maxBatchBytes = 6 << 20
+
+    @Sendable static func weight(_ webhook: MessagingClient<ServiceTransport>.Webhook) -> Int {
+        webhook.body.count + (webhook.signature?.utf8.count ?? 0) + (webhook.url?.utf8.count ?? 0) + 64
+    }
 
     func register(on router: Router<EdgeRequestContext>, registry: RouteRegistry) {
         registry.add(
@@ -89,6 +96,12 @@ struct WebhookRoutes {
     private func ingest(provider: String, body: [UInt8], signature: String?, channelID: String?, url: String?)
         async throws -> String
     {
+        // Providers sign every webhook: an unsigned body costs no RPC.
+        guard let signature, !signature.isEmpty else {
+            Counter(label: "switchboard_webhooks_total", dimensions: [("provider", provider), ("outcome", "missing_signature")])
+                .increment()
+            throw APIError(.unauthorized, "missing_signature", "the webhook carries no signature header")
+        }
         do {
             let outcome = try await deps.webhooks.submit(
                 .init(provider: provider, body: Data(body), signature: signature, channelID: channelID, url: url))

@@ -80,6 +80,8 @@ enum WebhookParseError: Error, Sendable, Equatable {
     case notJSON
     case notAWhatsAppPayload(String)
     case notAForm(String)
+    /// More entries, changes or numbers than the provider ever sends in one body.
+    case tooLarge(String)
 }
 
 extension String {
@@ -87,5 +89,15 @@ extension String {
     var whatsappPhone: String? {
         guard !isEmpty, utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
         return "+" + self
+    }
+}
+
+extension WebhookParseError {
+    /// What is wrong with the body, in words.
+    var reason: String {
+        switch self {
+        case .notJSON: "the body is not JSON"
+        case .notAWhatsAppPayload(let why), .notAForm(let why), .tooLarge(let why): why
+        }
     }
 }

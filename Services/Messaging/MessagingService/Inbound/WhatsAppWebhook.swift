@@ -21,13 +21,33 @@ enum WhatsAppWebhook {
         return events
     }
 
-    /// The distinct `metadata.phone_number_id`s a body names (used to find the channel before the signature check).
+    /// The most a body may carry. Meta sends one entry with one change per webhook in practice and batches at most
+    /// 1,000 updates; a body beyond these is not Meta's and is refused before any per-entry work.
+    static let maxEntries = 1_000
+    static let maxChanges = 1_000
+    static let maxPhoneNumberIDs = 100
+
+    /// The distinct `metadata.phone_number_id`s a body names, in order of first appearance (used to find the
+    /// channels before the signature check). Linear in the body; refuses a body with more entries, changes or
+    /// numbers than Meta ever sends. A change without a number names none (the processor ignores it).
     static func phoneNumberIDs(in body: Data) throws(WebhookParseError) -> [String] {
+        let entries = try entries(in: body)
+        guard entries.count <= maxEntries else {
+            throw .tooLarge("a webhook carries at most \(maxEntries) entries, this one \(entries.count)")
+        }
+        let changeCount = entries.reduce(0) { $0 + ($1["changes"]?.items?.count ?? 0) }
+        guard changeCount <= maxChanges else {
+            throw .tooLarge("a webhook carries at most \(maxChanges) changes, this one \(changeCount)")
+        }
         var ids: [String] = []
-        for entry in try entries(in: body) {
+        var seen: Set<String> = []
+        for entry in entries {
             for change in entry["changes"]?.items ?? [] {
-                if let id = change["value"]?["metadata"]?["phone_number_id"]?.nonEmptyText, !ids.contains(id) {
-                    ids.append(id)
+                guard let id = change["value"]?["metadata"]?["phone_number_id"]?.nonEmptyText, seen.insert(id).inserted
+                else { continue }
+                ids.append(id)
+                guard ids.count <= maxPhoneNumberIDs else {
+                    throw .tooLarge("a webhook names at most \(maxPhoneNumberIDs) phone numbers")
                 }
             }
         }

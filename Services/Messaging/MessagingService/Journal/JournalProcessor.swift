@@ -94,7 +94,7 @@ public final class JournalProcessor: Service, Sendable {
         var deliveries: [InboundDelivery] = []
         var deliverySeqs: [Int64] = []
         var statuses: [(seq: Int64, status: ParsedStatus, channel: Channel, receivedAt: Millis)] = []
-        var channels: [String: Channel?] = [:]
+        var channels: [String: StoredChannel?] = [:]
         for entry in batch {
             let routed: [RoutedEvent]
             do {
@@ -190,17 +190,37 @@ public final class JournalProcessor: Service, Sendable {
         }
     }
 
-    private func channel(for route: InboundRoute, entry: JournalEntry, cache: inout [String: Channel?]) async -> Channel? {
-        var key = entry.channelID ?? ""
-        if entry.provider == "whatsapp", case .whatsapp(let phoneNumberID, _) = route { key = "pn:" + phoneNumberID }
-        if let cached = cache[key] { return cached }
-        var found: Channel?
-        if key.hasPrefix("pn:") {
-            found = try? await store.whatsappChannels(phoneNumberIDs: [String(key.dropFirst(3))]).first?.channel
-        } else if !key.isEmpty {
-            found = try? await store.channel(id: key)?.channel
+    /// The channel an event goes to: the entry's own for Twilio and the sandbox; for WhatsApp the channel of the
+    /// change's phone number, and only if the body's signer may speak for it (`WebhookAuthority.mayRoute`).
+    private func channel(for route: InboundRoute, entry: JournalEntry, cache: inout [String: StoredChannel?]) async
+        -> Channel?
+    {
+        let signerKey = entry.channelID ?? ""
+        guard entry.provider == "whatsapp", case .whatsapp(let phoneNumberID, _) = route else {
+            return await lookup(id: signerKey, cache: &cache)?.channel
         }
-        cache[key] = found
+        let key = "pn:" + phoneNumberID
+        let found: StoredChannel?
+        if let cached = cache[key] {
+            found = cached
+        } else {
+            found = try? await store.whatsappChannels(phoneNumberIDs: [phoneNumberID]).first
+            cache[key] = found
+        }
+        guard let found, let signer = await lookup(id: signerKey, cache: &cache),
+            WebhookAuthority.mayRoute(to: found, signedBy: signer)
+        else {
+            if found != nil { logger.warning("journal \(entry.id): a change for another channel's number refused") }
+            return nil
+        }
+        return found.channel
+    }
+
+    private func lookup(id: String, cache: inout [String: StoredChannel?]) async -> StoredChannel? {
+        guard !id.isEmpty else { return nil }
+        if let cached = cache[id] { return cached }
+        let found = try? await store.channel(id: id)
+        cache[id] = found
         return found
     }
 }
