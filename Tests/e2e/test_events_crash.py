@@ -16,6 +16,7 @@ Requests go through this module's own session: while a service is down edge may 
 from __future__ import annotations
 
 import json
+import secrets
 import threading
 import time
 from collections import Counter
@@ -43,7 +44,7 @@ def call(session: requests.Session, org, method: str, path: str, body=None, ok=(
     started = time.monotonic()
     while True:
         try:
-            r = session.request(method, org.cluster.base_url + API + path, json=body, timeout=10,
+            r = session.request(method, org.cluster.base_url + API + path, json=body, timeout=30,
                                 headers={"Authorization": f"Bearer {org.key}", **(headers or {})})
             if r.status_code in ok:
                 return r
@@ -85,6 +86,7 @@ def log_events(cluster, org_id: str) -> list:
 @pytest.mark.allow_unavailable
 def test_killing_producers_and_consumers_loses_and_doubles_nothing(cluster, org):
     session = requests.Session()
+    run = "crash-" + secrets.token_hex(4)
     phones = [rand_phone() for _ in range(CONTACTS)]
     done = []
     errors = []
@@ -92,7 +94,10 @@ def test_killing_producers_and_consumers_loses_and_doubles_nothing(cluster, org)
     def traffic():
         try:
             for i, phone in enumerate(phones):
-                r = call(session, org, "POST", "/sandbox/inbound", {"from": phone, "name": f"Crash {i}", "text": f"hello {i}"})
+                # A stable message id, as a provider gives: a retry after a lost acknowledgement is the same
+                # message, deduplicated, not a second one.
+                r = call(session, org, "POST", "/sandbox/inbound",
+                         {"from": phone, "name": f"Crash {i}", "text": f"hello {i}", "messageId": f"{run}-{i}"})
                 assert r.status_code == 202, r.text
                 conversation = conversation_of(session, org, phone)
                 r = call(session, org, "POST", f"/conversations/{conversation['id']}/messages",
