@@ -24,6 +24,12 @@ struct AccountRoutes {
         registry.add(
             RouteSpec(.get, "\(p)/org", "getOrganization", "The caller's organisation", tag: "Organizations",
                       response: "Organization"), on: group, prefix: p, org)
+        registry.add(
+            RouteSpec(
+                .patch, "\(p)/org", "updateOrganization",
+                "Change the organisation's settings (admin keys only): `sandboxEnabled` turns POST /sandbox/inbound on or off",
+                tag: "Organizations", body: .json("OrganizationPatch"), response: "Organization", errors: [400, 403]),
+            on: group, prefix: p, updateOrg)
     }
 
     static func render(_ info: APIKeyInfo) -> JSONValue {
@@ -42,11 +48,13 @@ struct AccountRoutes {
         ])
     }
 
-    static func renderOrg(_ org: Organization) -> JSONValue {
-        .object([
+    static func renderOrg(_ org: Organization, sandboxEnabled: Bool? = nil) -> JSONValue {
+        var pairs: [(String, JSONValue)] = [
             ("id", .string(org.id)), ("name", .string(org.name)), ("timeZone", .string(org.timeZone)),
             ("createdAt", .time(org.createdAt)),
-        ])
+        ]
+        if let sandboxEnabled { pairs.append(("sandboxEnabled", .bool(sandboxEnabled))) }
+        return .object(pairs)
     }
 
     private func requireAdmin(_ context: EdgeRequestContext) throws(APIError) -> Caller {
@@ -90,7 +98,18 @@ struct AccountRoutes {
     @Sendable func org(_ request: Request, _ context: EdgeRequestContext) async throws -> Response {
         let caller = try context.requireCaller()
         guard let org = try await deps.store.organization(id: caller.orgID) else { throw APIError.notFound("organization") }
-        return .json(Self.renderOrg(org))
+        return .json(Self.renderOrg(org, sandboxEnabled: try await deps.store.sandboxEnabled(orgID: org.id)))
+    }
+
+    @Sendable func updateOrg(_ request: Request, _ context: EdgeRequestContext) async throws -> Response {
+        let caller = try context.requireAdmin()
+        var request = request
+        let body = try JSONObject(body: try await request.bodyBytes(), allowed: ["sandboxEnabled"])
+        if let enabled = try body.bool("sandboxEnabled") {
+            try await deps.store.setSandboxEnabled(orgID: caller.orgID, enabled)
+        }
+        guard let org = try await deps.store.organization(id: caller.orgID) else { throw APIError.notFound("organization") }
+        return .json(Self.renderOrg(org, sandboxEnabled: try await deps.store.sandboxEnabled(orgID: org.id)))
     }
 }
 
@@ -121,7 +140,7 @@ struct AdminRoutes {
         let timeZone = try body.string("timeZone") ?? "UTC"
         guard TimeZone(identifier: timeZone) != nil else {
             throw APIError(
-                .badRequest, "invalid_time_zone", "'\(timeZone)' is not an IANA time zone (e.g. Europe/Paris)",
+                .badRequest, "invalid_time_zone", "'\(Echo.short(timeZone))' is not an IANA time zone (e.g. Europe/Paris)",
                 field: "timeZone")
         }
         let created = try await deps.store.createOrganization(name: name, timeZone: timeZone)
@@ -134,6 +153,6 @@ struct AdminRoutes {
 
     @Sendable func list(_ request: Request, _ context: EdgeRequestContext) async throws -> Response {
         let orgs = try await deps.store.organizations()
-        return .json(.object([("data", .array(orgs.map(AccountRoutes.renderOrg)))]))
+        return .json(.object([("data", .array(orgs.map { AccountRoutes.renderOrg($0) }))]))
     }
 }
