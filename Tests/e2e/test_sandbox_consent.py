@@ -41,6 +41,8 @@ def test_an_admin_can_turn_the_sandbox_off_and_on(org):
     off = assert_json(org.patch("/org", json={"sandboxEnabled": False}), 200)
     assert off["sandboxEnabled"] is False and off["id"] == org.id
     assert assert_json(org.get("/org"), 200)["sandboxEnabled"] is False
+    listed = assert_json(org.cluster.admin("GET", "/api/admin/orgs"), 200)["data"]
+    assert [o["sandboxEnabled"] for o in listed if o["id"] == org.id] == [False]
     phone = rand_phone()
     assert_error(org.post("/sandbox/inbound", json={"from": phone, "text": "hi"}), 409, "sandbox_disabled")
     assert assert_json(org.get("/contacts", params={"q": phone}), 200)["data"] == []

@@ -48,13 +48,11 @@ struct AccountRoutes {
         ])
     }
 
-    static func renderOrg(_ org: Organization, sandboxEnabled: Bool? = nil) -> JSONValue {
-        var pairs: [(String, JSONValue)] = [
+    static func renderOrg(_ org: Organization, sandboxEnabled: Bool) -> JSONValue {
+        .object([
             ("id", .string(org.id)), ("name", .string(org.name)), ("timeZone", .string(org.timeZone)),
-            ("createdAt", .time(org.createdAt)),
-        ]
-        if let sandboxEnabled { pairs.append(("sandboxEnabled", .bool(sandboxEnabled))) }
-        return .object(pairs)
+            ("createdAt", .time(org.createdAt)), ("sandboxEnabled", .bool(sandboxEnabled)),
+        ])
     }
 
     private func requireAdmin(_ context: EdgeRequestContext) throws(APIError) -> Caller {
@@ -146,13 +144,15 @@ struct AdminRoutes {
         let created = try await deps.store.createOrganization(name: name, timeZone: timeZone)
         return .json(
             .object([
-                ("org", AccountRoutes.renderOrg(created.org)),
+                ("org", AccountRoutes.renderOrg(created.org, sandboxEnabled: true)),
                 ("apiKey", AccountRoutes.renderCreated(key: created.key, created.keyInfo)),
             ]), status: .created)
     }
 
     @Sendable func list(_ request: Request, _ context: EdgeRequestContext) async throws -> Response {
         let orgs = try await deps.store.organizations()
-        return .json(.object([("data", .array(orgs.map { AccountRoutes.renderOrg($0) }))]))
+        let disabled = try await deps.store.sandboxDisabledOrgs()
+        let rendered = orgs.map { AccountRoutes.renderOrg($0, sandboxEnabled: !disabled.contains($0.id)) }
+        return .json(.object([("data", .array(rendered))]))
     }
 }

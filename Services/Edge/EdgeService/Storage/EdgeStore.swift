@@ -225,6 +225,14 @@ public final class EdgeStore: Sendable {
         try await setting("sandbox_disabled:\(orgID)") == nil
     }
 
+    /// The orgs whose sandbox an admin turned off.
+    public func sandboxDisabledOrgs() async throws -> Set<String> {
+        try await writer.read { db in
+            let keys = try String.fetchAll(db, sql: "SELECT key FROM setting WHERE key LIKE 'sandbox_disabled:%'")
+            return Set(keys.map { String($0.dropFirst("sandbox_disabled:".count)) })
+        }
+    }
+
     public func setSandboxEnabled(orgID: String, _ enabled: Bool) async throws {
         try await writer.write { db in
             if enabled {
