@@ -4,8 +4,10 @@ in its proof (and so in the consent ledger) that it came from the sandbox."""
 
 from __future__ import annotations
 
+import json
+
 from conftest import CODE_FORBIDDEN, assert_error, assert_json, rand_phone
-from inbound_helpers import consent_ledger, sandbox_inbound, wait_contact, wait_message
+from inbound_helpers import consent_ledger, sandbox_inbound, wait_contact, wait_for, wait_message
 
 FAKE_WAMID = "wamid.HBgLMTIxMjU1NTAxMDAVAgASGBQzQTk5RjBBMUY0QjdGNDU1QzAA"
 
@@ -69,3 +71,9 @@ def test_consent_from_a_sandbox_message_says_it_came_from_the_sandbox(org):
     assert proof["note"] and "sandbox" in proof["note"], proof
     latest = consent_ledger(org, contact["id"])[-1]
     assert latest["optedIn"] is True and "sandbox" in (latest["proof"]["note"] or ""), latest
+
+    def sandbox_consent_on_timeline():
+        items = assert_json(org.get(f"/contacts/{contact['id']}/timeline", params={"kind": "consent"}), 200)["data"]
+        return [i for i in items if "sandbox: a simulated message" in json.dumps(i["details"])] or None
+
+    wait_for(sandbox_consent_on_timeline, what="the sandbox opt-in on the contact's timeline")
