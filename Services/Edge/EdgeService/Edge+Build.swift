@@ -17,9 +17,9 @@ public import SwitchboardClient
 public func buildEdgeApplication(
     config: ConfigReader, logger: Logger, prometheus: PrometheusCollectorRegistry? = nil
 ) async throws -> some ApplicationProtocol {
-    try ConfiguredKeyStrength.require(config.optionalString("SWITCHBOARD_OPERATOR_KEY"), variable: "SWITCHBOARD_OPERATOR_KEY")
-    try ConfiguredKeyStrength.require(
-        config.optionalString("SWITCHBOARD_BOOTSTRAP_API_KEY"), variable: "SWITCHBOARD_BOOTSTRAP_API_KEY")
+    for variable in ["SWITCHBOARD_OPERATOR_KEY", "SWITCHBOARD_BOOTSTRAP_API_KEY"] {
+        try ConfiguredKeyStrength.require(config.optionalString(variable), variable: variable)
+    }
     let limits = try RequestLimits(config: config)
     let deadlines = try HTTPDeadlines(config: config)
     let common = try CommonConfig(config)

@@ -19,7 +19,8 @@ enum ContactRules {
         guard let phone = E164(normalizing: trimmed) else {
             throw .invalid(
                 "invalid_phone",
-                "'\(Echo.short(raw))' is not a phone number in E.164 form (+ then 2–15 digits, e.g. +919876543210)", field: field)
+                "'\(Echo.short(raw))' is not a phone number in E.164 form (+ then 2–15 digits, e.g. +919876543210)",
+                field: field)
         }
         return phone.value
     }
@@ -56,7 +57,8 @@ enum ContactRules {
         var result: [String] = []
         for tag in raw {
             guard let normalized = TagName.normalize(tag) else {
-                throw .invalid("invalid_tag", "'\(Echo.short(tag))' is not a valid tag (1–64 characters, no commas)", field: field)
+                throw .invalid(
+                    "invalid_tag", "'\(Echo.short(tag))' is not a valid tag (1–64 characters, no commas)", field: field)
             }
             if !result.contains(normalized) { result.append(normalized) }
         }

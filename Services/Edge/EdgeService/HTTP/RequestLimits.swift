@@ -16,7 +16,8 @@ public struct RequestLimits: Sendable {
     public var authFailures: Int
     public var authFailureWindow: Millis
 
-    public static let unlimited = RequestLimits(perKeyRate: 0, perKeyBurst: 0, authFailures: 0, authFailureWindow: 60_000)
+    public static let unlimited = RequestLimits(
+        perKeyRate: 0, perKeyBurst: 0, authFailures: 0, authFailureWindow: 60_000)
 
     public init(perKeyRate: Double, perKeyBurst: Double, authFailures: Int, authFailureWindow: Millis) {
         self.perKeyRate = perKeyRate
@@ -37,7 +38,8 @@ public struct RequestLimits: Sendable {
             throw ConfigError(key: key, value: String(value), expected: "0 or a positive integer")
         }
         guard window > 0 else {
-            throw ConfigError(key: "SWITCHBOARD_AUTH_FAILURE_WINDOW_S", value: String(window), expected: "a positive integer")
+            throw ConfigError(
+                key: "SWITCHBOARD_AUTH_FAILURE_WINDOW_S", value: String(window), expected: "a positive integer")
         }
         self.init(
             perKeyRate: Double(rate), perKeyBurst: Double(max(burst, 1)), authFailures: failures,

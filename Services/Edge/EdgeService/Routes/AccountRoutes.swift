@@ -27,7 +27,7 @@ struct AccountRoutes {
         registry.add(
             RouteSpec(
                 .patch, "\(p)/org", "updateOrganization",
-                "Change the organisation's settings (admin keys only): `sandboxEnabled` turns POST /sandbox/inbound on or off",
+                "Change the organisation's settings (admin keys only): sandboxEnabled turns the sandbox on or off",
                 tag: "Organizations", body: .json("OrganizationPatch"), response: "Organization", errors: [400, 403]),
             on: group, prefix: p, updateOrg)
     }

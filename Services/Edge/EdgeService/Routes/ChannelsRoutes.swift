@@ -122,7 +122,8 @@ struct ChannelsRoutes {
         let caller = try context.requireAdmin()
         guard try await deps.store.sandboxEnabled(orgID: caller.orgID) else {
             throw APIError(
-                .conflict, "sandbox_disabled", "the sandbox is turned off for this organisation (PATCH /org sandboxEnabled)")
+                .conflict, "sandbox_disabled",
+                "the sandbox is turned off for this organisation (PATCH /org sandboxEnabled)")
         }
         var request = request
         let body = try JSONObject(

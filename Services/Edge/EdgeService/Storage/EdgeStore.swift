@@ -239,7 +239,8 @@ public final class EdgeStore: Sendable {
                 try db.execute(sql: "DELETE FROM setting WHERE key = ?", arguments: ["sandbox_disabled:\(orgID)"])
             } else {
                 try db.execute(
-                    sql: "INSERT OR REPLACE INTO setting (key, value) VALUES (?, '1')", arguments: ["sandbox_disabled:\(orgID)"])
+                    sql: "INSERT OR REPLACE INTO setting (key, value) VALUES (?, '1')",
+                    arguments: ["sandbox_disabled:\(orgID)"])
             }
         }
     }
