@@ -37,6 +37,12 @@ public struct ConfigError: Error, CustomStringConvertible {
     public var value: String
     public var expected: String
     public var description: String { "\(key)=\(value) is not \(expected)" }
+
+    public init(key: String, value: String, expected: String) {
+        self.key = key
+        self.value = value
+        self.expected = expected
+    }
 }
 
 /// The four gRPC services, their default ports and environment names.

@@ -19,9 +19,10 @@ public struct ServiceFailure: Error, Sendable, Equatable, RPCErrorConvertible, C
     ) {
         self.code = code
         self.reason = reason
-        self.message = message
-        self.field = field
-        self.details = details
+        // Capped: the message travels in the gRPC trailers, whose size is limited (an oversize one fails the call).
+        self.message = Echo.capped(message)
+        self.field = field.map { Echo.short($0, limit: 200) }
+        self.details = details.mapValues { Echo.capped($0, limit: 500) }
     }
 
     public static func invalid(_ reason: String, _ message: String, field: String? = nil) -> Self {

@@ -82,7 +82,8 @@ def new_wamid() -> str:
 
 
 def new_sandbox_message_id() -> str:
-    return "sbx." + secrets.token_hex(12)
+    # the sandbox prefixes every message id with `sandbox.`; one that has it already comes back unchanged
+    return "sandbox." + secrets.token_hex(12)
 
 
 def new_phone_number_id() -> str:

@@ -80,7 +80,7 @@ extension AnalyticsStore {
         let limit = try PageCursor.limit(limit)
         for kind in kinds where !Self.kinds.contains(kind) {
             throw ServiceFailure.invalid(
-                "invalid_kind", "unknown kind '\(kind)' (one of \(Self.kinds.sorted().joined(separator: ", ")))",
+                "invalid_kind", "unknown kind '\(Echo.short(kind))' (one of \(Self.kinds.sorted().joined(separator: ", ")))",
                 field: "kind")
         }
         var conditions = ["org_id = ?", "contact_id = ?"]

@@ -338,7 +338,7 @@ public struct ContactsAPI: Switchboard_Contacts_V1_ContactsService.SimpleService
     private func consentSource(_ raw: String) throws(ServiceFailure) -> String {
         if raw.isEmpty { return ConsentSource.api.rawValue }
         guard ConsentSource(rawValue: raw) != nil else {
-            throw .invalid("invalid_consent_source", "unknown consent source '\(raw)'", field: "source")
+            throw .invalid("invalid_consent_source", "unknown consent source '\(Echo.short(raw))'", field: "source")
         }
         return raw
     }

@@ -243,7 +243,8 @@ public struct ConversationsAPI: Switchboard_Conversations_V1_ConversationsServic
         request: Switchboard_Conversations_V1_SetStatusRequest, context: ServerContext
     ) async throws -> Switchboard_Conversations_V1_Conversation {
         guard let status = ConversationStatus(rawValue: request.status) else {
-            throw ServiceFailure.invalid("invalid_status", "unknown status '\(request.status)'", field: "status")
+            throw ServiceFailure.invalid(
+                "invalid_status", "unknown status '\(Echo.short(request.status))'", field: "status")
         }
         let agentID = request.actor.kind == "agent" && !request.actor.id.isEmpty ? request.actor.id : nil
         return .init(
@@ -254,7 +255,8 @@ public struct ConversationsAPI: Switchboard_Conversations_V1_ConversationsServic
         request: Switchboard_Conversations_V1_BulkRequest, context: ServerContext
     ) async throws -> Switchboard_Conversations_V1_BulkResponse {
         guard let action = BulkAction(rawValue: request.action) else {
-            throw ServiceFailure.invalid("invalid_action", "unknown bulk action '\(request.action)'", field: "action")
+            throw ServiceFailure.invalid(
+                "invalid_action", "unknown bulk action '\(Echo.short(request.action))'", field: "action")
         }
         let affected = try await store.bulk(
             orgID: try requireOrg(request.orgID), action: action, ids: request.allMatching ? nil : request.ids,

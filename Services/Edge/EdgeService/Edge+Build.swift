@@ -11,11 +11,17 @@ public import SwitchboardClient
 /// Composition root of edge: edge.db, first-start bootstrap, the service clients and the router.
 ///
 /// Environment: SWITCHBOARD_HTTP_HOST (127.0.0.1), SWITCHBOARD_HTTP_PORT (8080), SWITCHBOARD_OPERATOR_KEY
-/// (generated and printed once when unset), SWITCHBOARD_BOOTSTRAP_API_KEY (the demo org's admin key), plus the
+/// (generated and printed once when unset), SWITCHBOARD_BOOTSTRAP_API_KEY (the demo org's admin key; both must pass
+/// `ConfiguredKeyStrength`), the request limits (`RequestLimits`) and HTTP deadlines (`HTTPDeadlines`), plus the
 /// services' SWITCHBOARD_<NAME>_HOST/PORT and the common settings (`CommonConfig`).
 public func buildEdgeApplication(
     config: ConfigReader, logger: Logger, prometheus: PrometheusCollectorRegistry? = nil
 ) async throws -> some ApplicationProtocol {
+    for variable in ["SWITCHBOARD_OPERATOR_KEY", "SWITCHBOARD_BOOTSTRAP_API_KEY"] {
+        try ConfiguredKeyStrength.require(config.optionalString(variable), variable: variable)
+    }
+    let limits = try RequestLimits(config: config)
+    let deadlines = try HTTPDeadlines(config: config)
     let common = try CommonConfig(config)
     let store = try EdgeStore(
         SQLiteDatabase.openPool(path: try common.databasePath("edge"), migrator: DatabaseMigrator()))
@@ -27,9 +33,10 @@ public func buildEdgeApplication(
     while publicURL.hasSuffix("/") { publicURL.removeLast() }
     let router = buildEdgeRouter(
         connections: connections, store: store, token: common.internalToken, operatorKeyHash: operatorKeyHash,
-        prometheus: prometheus, logger: logger, publicURL: publicURL)
+        prometheus: prometheus, logger: logger, publicURL: publicURL, limits: limits)
     return Application(
         router: router,
+        server: deadlines.server,
         configuration: .init(
             address: .hostname(host, port: port),
             serverName: "switchboard-edge"),
@@ -40,7 +47,8 @@ public func buildEdgeApplication(
 /// The router with every route, given running service connections (tests pass their own).
 public func buildEdgeRouter(
     connections: ServiceConnections, store: EdgeStore, token: String, operatorKeyHash: String,
-    prometheus: PrometheusCollectorRegistry?, logger: Logger, publicURL: String = "http://127.0.0.1:8080"
+    prometheus: PrometheusCollectorRegistry?, logger: Logger, publicURL: String = "http://127.0.0.1:8080",
+    limits: RequestLimits = .unlimited
 ) -> Router<EdgeRequestContext> {
     let caller = RPCCaller(token: token)
     let contacts = ContactsClient(connections.contacts, caller: caller)
@@ -55,14 +63,16 @@ public func buildEdgeRouter(
         authenticator: APIKeyAuthenticator(store: store),
         health: connections.all.map { ($0.0, HealthClient($0.1)) }, publicURL: publicURL, logger: logger)
     let router = Router(context: EdgeRequestContext.self)
-    router.add(middleware: ErrorAndRequestIDMiddleware(logger: logger))
+    let methods = RouteMethods()
+    let limiter = RequestLimiter(limits)
+    router.add(middleware: ErrorAndRequestIDMiddleware(logger: logger, methods: methods))
     router.add(middleware: MetricsMiddleware())
     let registry = RouteRegistry()
     let document = OpenAPIText()
     SystemRoutes(deps: deps, prometheus: prometheus, openAPI: { document.text }).register(on: router, registry: registry)
     WebhookRoutes(deps: deps).register(on: router, registry: registry)
     let api = router.group(RouterPath(stringLiteral: ContactsRoutes.prefix))
-        .add(middleware: APIKeyMiddleware(authenticator: deps.authenticator))
+        .add(middleware: APIKeyMiddleware(authenticator: deps.authenticator, limiter: limiter))
     ContactsRoutes(deps: deps).register(on: api, registry: registry)
     ImportRoutes(deps: deps).register(on: api, registry: registry)
     RulesRoutes(deps: deps).register(on: api, registry: registry)
@@ -76,9 +86,10 @@ public func buildEdgeRouter(
     AnalyticsRoutes(deps: deps).register(on: api, registry: registry)
     EventStreamRoutes(deps: deps).register(on: api, registry: registry)
     let admin = router.group(RouterPath(stringLiteral: AdminRoutes.prefix))
-        .add(middleware: OperatorMiddleware(operatorKeyHash: operatorKeyHash))
+        .add(middleware: OperatorMiddleware(operatorKeyHash: operatorKeyHash, limiter: limiter))
     AdminRoutes(deps: deps).register(on: admin, registry: registry)
     document.set(OpenAPIDocument.build(registry.specs).serialized)
+    methods.set(registry.specs)
     return router
 }
 

@@ -23,7 +23,8 @@ extension AutoTagRule {
         }
         if let raw = input.tag {
             guard let tag = TagName.normalize(raw) else {
-                throw .invalid("invalid_tag", "'\(raw)' is not a valid tag (1–64 characters, no commas)", field: "tag")
+                throw .invalid(
+                    "invalid_tag", "'\(Echo.short(raw))' is not a valid tag (1–64 characters, no commas)", field: "tag")
             }
             self.tag = tag
         }

@@ -167,7 +167,9 @@ extension ContactsStore {
             try ContactEvents.attributed(db, orgID: orgID, contactID: record.id, referral: firstTouch, at: now)
         }
 
-        let proof = ConsentProof(at: message.at, actor: actor, messageID: message.messageID)
+        let proof = ConsentProof(
+            at: message.at, actor: actor, messageID: message.messageID,
+            note: SandboxOrigin.proofNote(messageID: message.messageID))
         var consentChange = ""
         switch message.text.flatMap(ConsentKeyword.init(message:)) {
         case .optOut?:

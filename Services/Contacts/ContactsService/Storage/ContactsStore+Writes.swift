@@ -145,6 +145,7 @@ extension ContactsStore {
         var tags = try ContactRecord.tags(db, contactID: record.id)
         if let newTags = fields.tags {
             let target = mergeTags ? Array(Set(tags).union(newTags)).sorted() : newTags
+            if target.count > tags.count { try ContactRules.tagCount(target.count) }
             let added = target.filter { !tags.contains($0) }
             let removed = tags.filter { !target.contains($0) }
             if !added.isEmpty || !removed.isEmpty {
@@ -223,6 +224,7 @@ extension ContactsStore {
             }
             let current = try ContactRecord.tags(db, contactID: contactID)
             let changed = adding ? tags.filter { !current.contains($0) } : tags.filter { current.contains($0) }
+            if adding && !changed.isEmpty { try ContactRules.tagCount(current.count + changed.count) }
             if !changed.isEmpty {
                 let now = Millis.now()
                 if adding { try record.addTags(db, changed) } else { try record.removeTags(db, changed) }

@@ -12,18 +12,27 @@ public struct APIError: Error, Sendable {
     public var code: String
     public var message: String
     public var details: [(String, JSONValue)]
+    /// Extra response headers (`Retry-After`, `Allow`).
+    public var headers: HTTPFields = [:]
 
     public init(_ status: HTTPResponse.Status, _ code: String, _ message: String, field: String? = nil,
                 details: [(String, JSONValue)] = []) {
         self.status = status
         self.code = code
-        self.message = message
+        self.message = Echo.capped(message)
         self.details = details
-        if let field { self.details.insert(("field", .string(field)), at: 0) }
+        if let field { self.details.insert(("field", .string(Echo.short(field, limit: 200))), at: 0) }
     }
 
     static let unauthorized = APIError(
         .unauthorized, "unauthorized", "a valid API key is required: Authorization: Bearer <key>")
+
+    /// What a 500 says: nothing of the internal failure (that goes to the log), only how to find it there.
+    static func internalError(requestID: String) -> APIError {
+        APIError(
+            .internalServerError, "internal_error", "an internal error occurred; quote request id \(requestID)",
+            details: [("requestId", .string(requestID))])
+    }
 
     static func notFound(_ what: String) -> APIError {
         APIError(.notFound, "\(what)_not_found", "no such \(what.replacingOccurrences(of: "_", with: " "))")
@@ -62,6 +71,7 @@ public struct APIError: Error, Sendable {
 
     func response(requestID: String?) -> Response {
         var response = Response.json(body, status: status)
+        for field in headers { response.headers.append(field) }
         if let requestID { response.headers[.requestID] = requestID }
         return response
     }
@@ -85,6 +95,8 @@ extension Response {
 /// Assigns the request id, binds it for the RPCs this request makes, and renders every error as JSON.
 struct ErrorAndRequestIDMiddleware<Context: Hummingbird.RequestContext>: RouterMiddleware {
     let logger: Logger
+    /// The methods each public path serves, for 405 and `Allow` (set once every route is registered).
+    var methods: RouteMethods? = nil
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
@@ -98,19 +110,34 @@ struct ErrorAndRequestIDMiddleware<Context: Hummingbird.RequestContext>: RouterM
             } catch let error as APIError {
                 response = error.response(requestID: nil)
             } catch let failure as ServiceFailure {
-                if failure.code == .unknown || failure.code == .internalError {
+                let error = APIError(failure)
+                if error.status == .internalServerError {
                     logger.error("request failed", metadata: ["request-id": "\(requestID)", "error": "\(failure)"])
+                    response = APIError.internalError(requestID: requestID).response(requestID: nil)
+                } else {
+                    response = error.response(requestID: nil)
                 }
-                response = APIError(failure).response(requestID: nil)
             } catch let error as any HTTPResponseError {
-                response = Self.translate(error.status).response(requestID: nil)
+                response = translate(error.status, request).response(requestID: nil)
             } catch {
                 logger.error("unexpected error", metadata: ["request-id": "\(requestID)", "error": "\(error)"])
-                response = APIError(.internalServerError, "internal_error", "unexpected error").response(requestID: nil)
+                response = APIError.internalError(requestID: requestID).response(requestID: nil)
             }
             response.headers[.requestID] = requestID
             return response
         }
+    }
+
+    /// A path served with other methods answers 405 with `Allow` rather than 404.
+    func translate(_ status: HTTPResponse.Status, _ request: Request) -> APIError {
+        if status == .notFound, let allowed = methods?.allowed(path: request.uri.path), !allowed.isEmpty {
+            var error = APIError(
+                .methodNotAllowed, "method_not_allowed",
+                "\(request.method.rawValue.prefix(16)) is not served here; allowed: \(allowed.joined(separator: ", "))")
+            error.headers[.allow] = allowed.joined(separator: ", ")
+            return error
+        }
+        return Self.translate(status)
     }
 
     static func translate(_ status: HTTPResponse.Status) -> APIError {

@@ -52,19 +52,27 @@ public final class APIKeyAuthenticator: Sendable {
 }
 
 /// Requires an API key on every route of the group it is added to.
+/// An address that failed authentication too often is refused (429) before its key is looked up; a key over its
+/// request rate is refused with 429 `rate_limited`.
 struct APIKeyMiddleware: RouterMiddleware {
     typealias Context = EdgeRequestContext
     let authenticator: APIKeyAuthenticator
+    let limiter: RequestLimiter
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
     {
+        let address = context.clientAddress
+        if let wait = limiter.authBlocked(address) { throw APIError.authThrottled(retryAfter: wait) }
         // A browser's EventSource cannot set headers: the event stream also takes the key as `access_token`.
         let secret =
             APIKeyAuthenticator.bearer(request)
             ?? (request.uri.path.hasSuffix("/events/stream") ? request.query("access_token") : nil)
-        guard let secret, secret.count <= 200, let info = try await authenticator.authenticate(secret)
-        else { throw APIError.unauthorized }
+        guard let secret, secret.count <= 200, let info = try await authenticator.authenticate(secret) else {
+            limiter.authFailed(address)
+            throw APIError.unauthorized
+        }
+        if let wait = limiter.take(keyID: info.id) { throw APIError.rateLimited(retryAfter: wait) }
         var context = context
         context.caller = Caller(
             orgID: info.orgID, keyID: info.id, keyName: info.name, role: info.role, agentID: info.agentID)
@@ -76,13 +84,17 @@ struct APIKeyMiddleware: RouterMiddleware {
 struct OperatorMiddleware: RouterMiddleware {
     typealias Context = EdgeRequestContext
     let operatorKeyHash: String
+    let limiter: RequestLimiter
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
     {
+        let address = context.clientAddress
+        if let wait = limiter.authBlocked(address) { throw APIError.authThrottled(retryAfter: wait) }
         guard let secret = APIKeyAuthenticator.bearer(request),
             constantTimeEqual(EdgeStore.hash(secret), operatorKeyHash)
         else {
+            limiter.authFailed(address)
             throw APIError(.unauthorized, "unauthorized", "the operator key is required: Authorization: Bearer <key>")
         }
         return try await next(request, context)

@@ -2,7 +2,7 @@ public import ContactsKit
 import Foundation
 public import Hummingbird
 import Logging
-import NIOCore
+public import NIOCore
 
 /// The authenticated caller of a request: an API key of one organisation.
 public struct Caller: Sendable {
@@ -22,13 +22,19 @@ public struct Caller: Sendable {
 }
 
 /// Hummingbird request context with the caller set by the auth middleware.
-public struct EdgeRequestContext: RequestContext {
+public struct EdgeRequestContext: RequestContext, RemoteAddressRequestContext {
     public var coreContext: CoreRequestContextStorage
     public var caller: Caller?
+    /// The client's socket address (nil in router tests without a socket).
+    public var remoteAddress: SocketAddress?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
+        remoteAddress = source.channel.remoteAddress
     }
+
+    /// The client's IP address, the key of the failed-authentication throttle ("local" without a socket).
+    var clientAddress: String { remoteAddress?.ipAddress ?? "local" }
 
     /// JSON bodies are limited to 1 MiB (imports stream separately).
     public var maxUploadSize: Int { 1 << 20 }

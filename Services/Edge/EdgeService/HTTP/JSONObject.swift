@@ -1,4 +1,5 @@
 import HTTPTypes
+import ServiceKit
 /// A request body object read field by field, so every mistake names its field.
 struct JSONObject {
     let pairs: [String: JSONValue]
@@ -12,7 +13,7 @@ struct JSONObject {
         for (key, _) in pairs where !allowed.contains(key) {
             throw APIError(
                 .badRequest, "unknown_field",
-                "unknown field '\(key)'; expected one of \(allowed.sorted().joined(separator: ", "))", field: key)
+                "unknown field '\(Echo.short(key))'; expected one of \(allowed.sorted().joined(separator: ", "))", field: key)
         }
         self.pairs = Dictionary(pairs, uniquingKeysWith: { $1 })
     }

@@ -117,7 +117,7 @@ enum OpenAPIDocument {
         }
         responses.append((String(spec.status), .object(success)))
         var errors = spec.errors
-        if spec.auth != .none { errors.append(401) }
+        if spec.auth != .none { errors += [401, 429] }
         for status in Set(errors).sorted() {
             responses.append(
                 (
@@ -140,6 +140,7 @@ enum OpenAPIDocument {
         case 404: "no such object in the caller's organisation"
         case 409: "conflict (contact_exists, rule_exists, import_already_confirmed)"
         case 413: "payload_too_large"
+        case 429: "rate_limited (the key's request rate) or too_many_auth_failures (this address); see Retry-After"
         case 503: "a backend service is unavailable"
         default: "error"
         }

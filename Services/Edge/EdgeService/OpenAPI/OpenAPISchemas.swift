@@ -186,8 +186,12 @@ enum OpenAPISchemas {
             ("ApiKeyList", object([("data", array(ref("ApiKey")))], required: ["data"])),
             (
                 "Organization",
-                object([("id", string()), ("name", string()), ("timeZone", string()), ("createdAt", time)])
+                object([
+                    ("id", string()), ("name", string()), ("timeZone", string()), ("createdAt", time),
+                    ("sandboxEnabled", type("boolean")),
+                ])
             ),
+            ("OrganizationPatch", object([("sandboxEnabled", type("boolean"))])),
             (
                 "OrganizationInput",
                 object([("name", string()), ("timeZone", string("IANA time zone, default UTC"))], required: ["name"])

@@ -24,6 +24,12 @@ struct AccountRoutes {
         registry.add(
             RouteSpec(.get, "\(p)/org", "getOrganization", "The caller's organisation", tag: "Organizations",
                       response: "Organization"), on: group, prefix: p, org)
+        registry.add(
+            RouteSpec(
+                .patch, "\(p)/org", "updateOrganization",
+                "Change the organisation's settings (admin keys only): sandboxEnabled turns the sandbox on or off",
+                tag: "Organizations", body: .json("OrganizationPatch"), response: "Organization", errors: [400, 403]),
+            on: group, prefix: p, updateOrg)
     }
 
     static func render(_ info: APIKeyInfo) -> JSONValue {
@@ -42,10 +48,10 @@ struct AccountRoutes {
         ])
     }
 
-    static func renderOrg(_ org: Organization) -> JSONValue {
+    static func renderOrg(_ org: Organization, sandboxEnabled: Bool) -> JSONValue {
         .object([
             ("id", .string(org.id)), ("name", .string(org.name)), ("timeZone", .string(org.timeZone)),
-            ("createdAt", .time(org.createdAt)),
+            ("createdAt", .time(org.createdAt)), ("sandboxEnabled", .bool(sandboxEnabled)),
         ])
     }
 
@@ -90,7 +96,18 @@ struct AccountRoutes {
     @Sendable func org(_ request: Request, _ context: EdgeRequestContext) async throws -> Response {
         let caller = try context.requireCaller()
         guard let org = try await deps.store.organization(id: caller.orgID) else { throw APIError.notFound("organization") }
-        return .json(Self.renderOrg(org))
+        return .json(Self.renderOrg(org, sandboxEnabled: try await deps.store.sandboxEnabled(orgID: org.id)))
+    }
+
+    @Sendable func updateOrg(_ request: Request, _ context: EdgeRequestContext) async throws -> Response {
+        let caller = try context.requireAdmin()
+        var request = request
+        let body = try JSONObject(body: try await request.bodyBytes(), allowed: ["sandboxEnabled"])
+        if let enabled = try body.bool("sandboxEnabled") {
+            try await deps.store.setSandboxEnabled(orgID: caller.orgID, enabled)
+        }
+        guard let org = try await deps.store.organization(id: caller.orgID) else { throw APIError.notFound("organization") }
+        return .json(Self.renderOrg(org, sandboxEnabled: try await deps.store.sandboxEnabled(orgID: org.id)))
     }
 }
 
@@ -121,19 +138,21 @@ struct AdminRoutes {
         let timeZone = try body.string("timeZone") ?? "UTC"
         guard TimeZone(identifier: timeZone) != nil else {
             throw APIError(
-                .badRequest, "invalid_time_zone", "'\(timeZone)' is not an IANA time zone (e.g. Europe/Paris)",
+                .badRequest, "invalid_time_zone", "'\(Echo.short(timeZone))' is not an IANA time zone (e.g. Europe/Paris)",
                 field: "timeZone")
         }
         let created = try await deps.store.createOrganization(name: name, timeZone: timeZone)
         return .json(
             .object([
-                ("org", AccountRoutes.renderOrg(created.org)),
+                ("org", AccountRoutes.renderOrg(created.org, sandboxEnabled: true)),
                 ("apiKey", AccountRoutes.renderCreated(key: created.key, created.keyInfo)),
             ]), status: .created)
     }
 
     @Sendable func list(_ request: Request, _ context: EdgeRequestContext) async throws -> Response {
         let orgs = try await deps.store.organizations()
-        return .json(.object([("data", .array(orgs.map(AccountRoutes.renderOrg)))]))
+        let disabled = try await deps.store.sandboxDisabledOrgs()
+        let rendered = orgs.map { AccountRoutes.renderOrg($0, sandboxEnabled: !disabled.contains($0.id)) }
+        return .json(.object([("data", .array(rendered))]))
     }
 }

@@ -46,7 +46,7 @@ struct AgentsRoutes {
             let parts = email.split(separator: "@", omittingEmptySubsequences: false)
             guard parts.count == 2, !parts[0].isEmpty, parts[1].contains("."), email.count <= 254,
                 !email.contains(where: \.isWhitespace)
-            else { throw APIError(.badRequest, "invalid_email", "'\(email)' is not a valid email address", field: "email") }
+            else { throw APIError(.badRequest, "invalid_email", "'\(Echo.short(email))' is not a valid email address", field: "email") }
         }
         let role = try object.string("role")
         if let role, role != "admin", role != "agent" {

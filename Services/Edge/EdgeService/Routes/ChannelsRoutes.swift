@@ -35,7 +35,7 @@ struct ChannelsRoutes {
                 .post, "\(p)/sandbox/inbound", "simulateInbound",
                 "Simulate a customer message on the sandbox channel (processed exactly like a webhook)",
                 tag: "Channels", body: .json("SandboxInbound"), status: 202, response: "SandboxAccepted",
-                errors: [400]), on: group, prefix: p, simulate)
+                errors: [400, 403, 409]), on: group, prefix: p, simulate)
     }
 
     static let settingFields = Set(ChannelSetting.allCases.map(\.rawValue))
@@ -117,8 +117,14 @@ struct ChannelsRoutes {
         return .noContent()
     }
 
+    /// Admin keys only (a simulated message can opt a contact in), and only while the org's sandbox is on.
     @Sendable func simulate(_ request: Request, _ context: EdgeRequestContext) async throws -> Response {
-        let caller = try context.requireCaller()
+        let caller = try context.requireAdmin()
+        guard try await deps.store.sandboxEnabled(orgID: caller.orgID) else {
+            throw APIError(
+                .conflict, "sandbox_disabled",
+                "the sandbox is turned off for this organisation (PATCH /org sandboxEnabled)")
+        }
         var request = request
         let body = try JSONObject(
             body: try await request.bodyBytes(),

@@ -190,7 +190,7 @@ struct ConversationsRoutes {
             var values: [String: [String]] = [:]
             for (key, value) in pairs {
                 guard allowed.contains(key) else {
-                    throw APIError(.badRequest, "unknown_field", "unknown filter '\(key)'", field: "filter.\(key)")
+                    throw APIError(.badRequest, "unknown_field", "unknown filter '\(Echo.short(key))'", field: "filter.\(Echo.short(key))")
                 }
                 switch value {
                 case .string(let text): values[key] = [text]

@@ -220,6 +220,31 @@ public final class EdgeStore: Sendable {
         }
     }
 
+    /// Whether the org's sandbox accepts simulated customer messages (on unless an admin turned it off).
+    public func sandboxEnabled(orgID: String) async throws -> Bool {
+        try await setting("sandbox_disabled:\(orgID)") == nil
+    }
+
+    /// The orgs whose sandbox an admin turned off.
+    public func sandboxDisabledOrgs() async throws -> Set<String> {
+        try await writer.read { db in
+            let keys = try String.fetchAll(db, sql: "SELECT key FROM setting WHERE key LIKE 'sandbox_disabled:%'")
+            return Set(keys.map { String($0.dropFirst("sandbox_disabled:".count)) })
+        }
+    }
+
+    public func setSandboxEnabled(orgID: String, _ enabled: Bool) async throws {
+        try await writer.write { db in
+            if enabled {
+                try db.execute(sql: "DELETE FROM setting WHERE key = ?", arguments: ["sandbox_disabled:\(orgID)"])
+            } else {
+                try db.execute(
+                    sql: "INSERT OR REPLACE INTO setting (key, value) VALUES (?, '1')",
+                    arguments: ["sandbox_disabled:\(orgID)"])
+            }
+        }
+    }
+
     public func setSetting(_ key: String, _ value: String) async throws {
         try await writer.write { db in
             try db.execute(sql: "INSERT OR REPLACE INTO setting (key, value) VALUES (?, ?)", arguments: [key, value])

@@ -21,15 +21,18 @@ struct SandboxMessage {
             guard phone.hasPrefix("+"), (2...15).contains(digits.count), digits.allSatisfy(\.isASCII),
                 digits.allSatisfy(\.isNumber), digits.first != "0"
             else {
-                throw .invalid("invalid_phone", "'\(phone)' is not a phone number in E.164 form", field: "from")
+                throw .invalid("invalid_phone", "'\(Echo.short(phone))' is not a phone number in E.164 form", field: "from")
             }
             phoneDigits = String(digits)
         }
-        userID = request.whatsappUserID.isEmpty ? nil : request.whatsappUserID
+        userID = try Self.identifier(request.whatsappUserID, field: "whatsappUserId", reason: "invalid_whatsapp_user_id")
         guard phoneDigits != nil || userID != nil else {
             throw .invalid("missing_identity", "give `from` (a phone number) or `whatsappUserId`", field: "from")
         }
-        username = request.username.isEmpty ? nil : request.username
+        username = try Self.identifier(request.username, field: "username", reason: "invalid_username")
+        guard request.name.count <= Self.maxNameLength else {
+            throw .invalid("invalid_name", "name is longer than \(Self.maxNameLength) characters", field: "name")
+        }
         name = request.name.isEmpty ? nil : request.name
         guard !request.text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, request.text.utf8.count <= 4096 else {
             throw .invalid("invalid_text", "text must be 1–4096 bytes", field: "text")
@@ -40,7 +43,32 @@ struct SandboxMessage {
             else { throw .invalid("invalid_field", "referral must be a JSON object", field: "referral") }
             referral = object
         }
-        messageID = request.messageID.isEmpty ? "sandbox." + Identifier.make() : request.messageID
+        messageID = try Self.messageID(request.messageID)
+    }
+
+    /// What contacts accepts for a WhatsApp user id or username, refused here (400) rather than dropped later.
+    static let maxIdentifierLength = 128
+    static let maxNameLength = 200
+    static let prefix = "sandbox."
+
+    static func identifier(_ raw: String, field: String, reason: String) throws(ServiceFailure) -> String? {
+        guard !raw.isEmpty else { return nil }
+        guard raw.count <= maxIdentifierLength, !raw.contains(where: { $0.isWhitespace }) else {
+            throw .invalid(reason, "\(field) must be at most \(maxIdentifierLength) characters without spaces", field: field)
+        }
+        return raw
+    }
+
+    /// Every sandbox message id starts with `sandbox.` (a client's own id gets the prefix too), so that nothing the
+    /// sandbox records can pass for a provider's message (`wamid.…`).
+    static func messageID(_ raw: String) throws(ServiceFailure) -> String {
+        guard !raw.isEmpty else { return prefix + Identifier.make() }
+        guard raw.count <= maxIdentifierLength, raw.allSatisfy({ $0.isASCII && !$0.isWhitespace && !$0.isNewline }) else {
+            throw .invalid(
+                "invalid_message_id", "messageId must be at most \(maxIdentifierLength) ASCII characters without spaces",
+                field: "messageId")
+        }
+        return raw.hasPrefix(prefix) ? raw : prefix + raw
     }
 
     func webhookBody() -> Data {

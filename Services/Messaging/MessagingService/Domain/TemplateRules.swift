@@ -8,6 +8,13 @@ import ServiceKit
 enum TemplateRules {
     static let categories: Set<String> = ["MARKETING", "UTILITY", "AUTHENTICATION"]
     static let statuses: Set<String> = ["APPROVED", "PENDING", "REJECTED"]
+    /// Limits on what a registration may carry (Meta's own are lower): the components' JSON text, how many
+    /// components and buttons, one component's text, and the highest parameter number.
+    static let maxComponentsBytes = 16 * 1024
+    static let maxComponents = 10
+    static let maxButtons = 10
+    static let maxTextLength = 4096
+    static let maxParameter = 100
 
     struct Checked: Equatable {
         var name: String
@@ -41,9 +48,16 @@ enum TemplateRules {
         guard statuses.contains(status) else {
             throw .invalid("invalid_status", "status is APPROVED, PENDING or REJECTED", field: "status")
         }
+        guard componentsJSON.utf8.count <= maxComponentsBytes else {
+            throw .invalid(
+                "components_too_large", "components are larger than \(maxComponentsBytes) bytes", field: "components")
+        }
         guard let components = try? JSONSerialization.jsonObject(with: Data(componentsJSON.utf8)) as? [[String: Any]],
             !components.isEmpty
         else { throw .invalid("invalid_components", "components must be a non-empty JSON array of objects", field: "components") }
+        guard components.count <= maxComponents else {
+            throw .invalid("too_many_components", "a template has at most \(maxComponents) components", field: "components")
+        }
         var header = 0
         var body: Int?
         var buttons: [Int] = []
@@ -60,7 +74,11 @@ enum TemplateRules {
             case "FOOTER":
                 break
             case "BUTTONS":
-                for button in component["buttons"] as? [[String: Any]] ?? [] {
+                let list = component["buttons"] as? [[String: Any]] ?? []
+                guard list.count <= maxButtons else {
+                    throw .invalid("too_many_buttons", "a template has at most \(maxButtons) buttons", field: "components")
+                }
+                for button in list {
                     buttons.append(try parameters(in: button["url"] as? String ?? "", component: "button"))
                 }
             default:
@@ -80,20 +98,24 @@ enum TemplateRules {
 
     /// How many parameters a component text declares: `{{1}}` … `{{n}}`, each number from 1 to n present.
     static func parameters(in text: String, component: String) throws(ServiceFailure) -> Int {
+        guard text.count <= maxTextLength else {
+            throw .invalid(
+                "invalid_components", "\(component) text is longer than \(maxTextLength) characters", field: "components")
+        }
         var numbers: Set<Int> = []
         var rest = Substring(text)
         while let open = rest.range(of: "{{") {
             guard let close = rest[open.upperBound...].range(of: "}}") else { break }
             guard let number = Int(rest[open.upperBound..<close.lowerBound].trimmingCharacters(in: .whitespaces)),
-                number >= 1
+                (1...maxParameter).contains(number)
             else {
                 throw .invalid(
-                    "invalid_components", "\(component) parameters are written {{1}}, {{2}}, …", field: "components")
+                    "invalid_components", "\(component) parameters are written {{1}}, {{2}}, … up to {{\(maxParameter)}}", field: "components")
             }
             numbers.insert(number)
             rest = rest[close.upperBound...]
         }
-        guard numbers == Set(numbers.isEmpty ? [] : Array(1...numbers.max()!)) else {
+        guard numbers.count == (numbers.max() ?? 0) else {
             throw .invalid(
                 "invalid_components", "\(component) parameters must be numbered {{1}} to {{n}} without gaps",
                 field: "components")

@@ -120,7 +120,7 @@ enum OutboundContent: Equatable, Sendable {
         }
         func only(_ keys: Set<String>) throws(ServiceFailure) {
             for key in object.keys.sorted() where !keys.contains(key) && key != "type" {
-                throw failure(key, "unknown field '\(key)' for a \(type) message", code: "unknown_field")
+                throw failure(key, "unknown field '\(Echo.short(key))' for a \(type) message", code: "unknown_field")
             }
         }
         switch type {
@@ -170,7 +170,7 @@ enum OutboundContent: Equatable, Sendable {
         guard let value else { throw failure(field, "\(field) is required", code: code) }
         guard let object = value as? [String: Any] else { throw failure(field, "\(field) must be an object", code: code) }
         for key in object.keys.sorted() where !keys.contains(key) {
-            throw failure("\(field).\(key)", "unknown field '\(key)' in \(field)", code: "unknown_field")
+            throw failure("\(field).\(key)", "unknown field '\(Echo.short(key))' in \(field)", code: "unknown_field")
         }
         return object
     }
