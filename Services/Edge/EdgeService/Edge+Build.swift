@@ -25,9 +25,10 @@ public func buildEdgeApplication(
     let port = try config.port("SWITCHBOARD_HTTP_PORT", default: 8080)
     var publicURL = config.string("SWITCHBOARD_PUBLIC_URL", default: "http://\(host):\(port)")
     while publicURL.hasSuffix("/") { publicURL.removeLast() }
+    let uploads = try ImportUploads.make(config: config, dataDirectory: common.dataDirectory)
     let router = buildEdgeRouter(
         connections: connections, store: store, token: common.internalToken, operatorKeyHash: operatorKeyHash,
-        prometheus: prometheus, logger: logger, publicURL: publicURL)
+        prometheus: prometheus, logger: logger, publicURL: publicURL, uploads: uploads)
     return Application(
         router: router,
         configuration: .init(
@@ -40,7 +41,8 @@ public func buildEdgeApplication(
 /// The router with every route, given running service connections (tests pass their own).
 public func buildEdgeRouter(
     connections: ServiceConnections, store: EdgeStore, token: String, operatorKeyHash: String,
-    prometheus: PrometheusCollectorRegistry?, logger: Logger, publicURL: String = "http://127.0.0.1:8080"
+    prometheus: PrometheusCollectorRegistry?, logger: Logger, publicURL: String = "http://127.0.0.1:8080",
+    uploads: ImportUploads = ImportUploads()
 ) -> Router<EdgeRequestContext> {
     let caller = RPCCaller(token: token)
     let contacts = ContactsClient(connections.contacts, caller: caller)
@@ -62,7 +64,7 @@ public func buildEdgeRouter(
     let api = router.group(RouterPath(stringLiteral: ContactsRoutes.prefix))
         .add(middleware: APIKeyMiddleware(authenticator: deps.authenticator))
     ContactsRoutes(deps: deps).register(on: api, registry: registry)
-    ImportRoutes(deps: deps).register(on: api, registry: registry)
+    ImportRoutes(deps: deps, uploads: uploads).register(on: api, registry: registry)
     RulesRoutes(deps: deps).register(on: api, registry: registry)
     AccountRoutes(deps: deps).register(on: api, registry: registry)
     AgentsRoutes(deps: deps).register(on: api, registry: registry)
