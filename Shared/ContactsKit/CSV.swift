@@ -14,11 +14,14 @@ public struct CSVRecord: Sendable, Equatable {
     public var endOffset: UInt64
     /// A problem found while reading this record; its fields are still the parser's best reading.
     public var issue: CSVIssue?
+    /// The 0-based field the issue is in, when it is about one field (``CSVIssue/cellTooLarge``).
+    public var issueField: Int?
 
-    public init(fields: [String], endOffset: UInt64, issue: CSVIssue? = nil) {
+    public init(fields: [String], endOffset: UInt64, issue: CSVIssue? = nil, issueField: Int? = nil) {
         self.fields = fields
         self.endOffset = endOffset
         self.issue = issue
+        self.issueField = issueField
     }
 }
 
@@ -28,13 +31,16 @@ public enum CSVIssue: String, Sendable {
     case unterminatedQuote = "unterminated_quote"
     /// The record contains bytes that are not valid UTF-8.
     case invalidUTF8 = "invalid_utf8"
+    /// A field is longer than the parser's `maxFieldBytes`; the parser kept only its first `maxFieldBytes`.
+    case cellTooLarge = "cell_too_large"
 }
 
 /// An incremental RFC 4180 parser over raw bytes.
 ///
 /// Feed it chunks in order; a record may span any number of chunks. Records end at CRLF, LF or a lone CR;
 /// quoted fields may hold commas, line breaks and `""` escapes; a quote inside an unquoted field is kept as is.
-/// Blank lines produce no record. A UTF-8 byte order mark at the very start of the stream is skipped. Every
+/// Blank lines produce no record. A field longer than `maxFieldBytes` is cut there (memory stays bounded) and its
+/// record reports ``CSVIssue/cellTooLarge``. A UTF-8 byte order mark at the very start of the stream is skipped. Every
 /// byte, skipped or not, counts towards ``CSVRecord/endOffset``, so `CSVParser(startingAt: record.endOffset)`
 /// fed from that file position continues exactly where the record left off.
 public struct CSVParser: Sendable {
@@ -53,6 +59,9 @@ public struct CSVParser: Sendable {
     private var fields: [String] = []
     private var fieldsPerRecord = 0
     private var recordHasInvalidUTF8 = false
+    private let maxFieldBytes: Int
+    /// The first field of the current record that went over `maxFieldBytes`.
+    private var oversizedField: Int?
     /// A record ended by CR, held back until the next byte shows whether an LF belongs to its line ending.
     private var pending: CSVRecord?
 
@@ -61,8 +70,9 @@ public struct CSVParser: Sendable {
     }
 
     /// A parser that treats `offset` bytes of the file as already consumed; a BOM is only skipped at offset 0.
-    public init(startingAt offset: UInt64) {
+    public init(startingAt offset: UInt64, maxFieldBytes: Int = .max) {
         self.offset = offset
+        self.maxFieldBytes = maxFieldBytes
         self.checkingBOM = offset == 0
         field.reserveCapacity(256)
     }
@@ -101,7 +111,7 @@ public struct CSVParser: Sendable {
                     if byte == comma || byte == cr || byte == lf { break }
                     i += 1
                 }
-                if i > start { field.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[start..<i])) }
+                if i > start { append(UnsafeRawBufferPointer(rebasing: bytes[start..<i])) }
                 guard i < count else { break }
                 let byte = bytes[i]
                 i += 1
@@ -134,7 +144,7 @@ public struct CSVParser: Sendable {
             case .quoted:
                 let start = i
                 while i < count, bytes[i] != quote { i += 1 }
-                if i > start { field.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[start..<i])) }
+                if i > start { append(UnsafeRawBufferPointer(rebasing: bytes[start..<i])) }
                 if i < count {
                     state = .quoteInQuoted
                     i += 1
@@ -142,7 +152,11 @@ public struct CSVParser: Sendable {
             case .quoteInQuoted:
                 let byte = bytes[i]
                 if byte == quote {
-                    field.append(quote)
+                    if field.count < maxFieldBytes {
+                        field.append(quote)
+                    } else if oversizedField == nil {
+                        oversizedField = fields.count
+                    }
                     state = .quoted
                     i += 1
                 } else if byte == comma {
@@ -191,6 +205,7 @@ public struct CSVParser: Sendable {
             recordHasInvalidUTF8 = false
             records.append(CSVRecord(fields: fields, endOffset: offset, issue: .unterminatedQuote))
             fields = []
+            oversizedField = nil
         }
         state = .fieldStart
     }
@@ -201,6 +216,17 @@ public struct CSVParser: Sendable {
         if bomMatched > 0 {
             field.append(contentsOf: Self.bom[..<bomMatched])
             state = .unquoted
+        }
+    }
+
+    /// Appends one run of a field's bytes, keeping at most `maxFieldBytes` of the field.
+    @inline(__always)
+    private mutating func append(_ run: UnsafeRawBufferPointer) {
+        if field.count + run.count <= maxFieldBytes {
+            field.append(contentsOf: run)
+        } else {
+            if oversizedField == nil { oversizedField = fields.count }
+            field.append(contentsOf: run.prefix(max(0, maxFieldBytes - field.count)))
         }
     }
 
@@ -215,7 +241,12 @@ public struct CSVParser: Sendable {
     }
 
     private mutating func endRecord(endOffset: UInt64, byCR: Bool, into records: inout [CSVRecord]) {
-        let record = CSVRecord(fields: fields, endOffset: endOffset, issue: recordHasInvalidUTF8 ? .invalidUTF8 : nil)
+        var record = CSVRecord(fields: fields, endOffset: endOffset, issue: recordHasInvalidUTF8 ? .invalidUTF8 : nil)
+        if let oversizedField {
+            record.issue = .cellTooLarge
+            record.issueField = oversizedField
+            self.oversizedField = nil
+        }
         fieldsPerRecord = fields.count
         fields = []
         fields.reserveCapacity(fieldsPerRecord)
@@ -258,7 +289,7 @@ public struct CSVFileReader {
     private var reachedEnd = false
 
     /// Opens `path` and positions it at `startOffset`, which should be 0 or a record's ``CSVRecord/endOffset``.
-    public init(path: String, startOffset: UInt64 = 0, chunkSize: Int = 1 << 20) throws {
+    public init(path: String, startOffset: UInt64 = 0, chunkSize: Int = 1 << 20, maxFieldBytes: Int = .max) throws {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { throw CSVFileError(path: path, operation: "open", code: errno) }
         if startOffset > 0, lseek(descriptor, off_t(clamping: startOffset), SEEK_SET) < 0 {
@@ -268,7 +299,7 @@ public struct CSVFileReader {
         }
         self.source = Source(descriptor: descriptor, chunkSize: max(chunkSize, 1))
         self.path = path
-        self.parser = CSVParser(startingAt: startOffset)
+        self.parser = CSVParser(startingAt: startOffset, maxFieldBytes: maxFieldBytes)
     }
 
     /// The next record, or `nil` at the end of the file.

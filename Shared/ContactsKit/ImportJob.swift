@@ -98,5 +98,12 @@ public enum ImportLimits {
     public static let maxBytes: Int64 = 100 * 1024 * 1024
     public static let maxRows: Int64 = 1_000_000
     public static let previewRows = 20
+    /// A preview cell keeps at most this many characters (the file keeps the whole cell).
+    public static let previewCellCharacters = 200
+    /// Any cell, header or data, may hold at most this many bytes: a bigger one refuses the upload.
+    public static let maxCellBytes = 32 * 1024
+    /// The header row may be at most this many bytes and name at most `maxColumns` columns.
+    public static let maxHeaderBytes = 64 * 1024
+    public static let maxColumns = 500
     public static let batchSize = 20_000
 }

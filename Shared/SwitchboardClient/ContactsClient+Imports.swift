@@ -5,7 +5,8 @@ import SwiftProtobuf
 import SwitchboardProtos
 
 extension ContactsClient {
-    /// Streams a CSV file to the contacts service; `chunks` yields the bytes as they arrive.
+    /// Streams a CSV file to the contacts service; `chunks` yields the bytes (edge reads them from its spooled copy,
+    /// so the RPC is open only while the file is copied at full speed).
     public func uploadImport<Chunks: AsyncSequence & Sendable>(
         orgID: String, fileName: String, actor: Actor, chunks: Chunks
     ) async throws(ServiceFailure) -> ImportJob where Chunks.Element == [UInt8] {
@@ -71,6 +72,17 @@ extension ContactsClient {
             try await caller.call("ConfirmImport", idempotent: false) { metadata, options in
                 try await client.confirmImport(request, metadata: metadata, options: options)
             })
+    }
+
+    /// Deletes a job that is not queued or processing, with its file and error rows; its contacts stay.
+    public func deleteImport(orgID: String, id: String) async throws(ServiceFailure) {
+        let request = Switchboard_Contacts_V1_DeleteImportRequest.with {
+            $0.orgID = orgID
+            $0.id = id
+        }
+        _ = try await caller.call("DeleteImport", idempotent: true) { metadata, options in
+            try await client.deleteImport(request, metadata: metadata, options: options)
+        }
     }
 
     /// One page of an import's row errors (ordered by row, then column).

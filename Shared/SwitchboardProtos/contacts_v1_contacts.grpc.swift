@@ -348,6 +348,19 @@ public enum Switchboard_Contacts_V1_ContactsService: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "DeleteImport" metadata.
+        public enum DeleteImport: Sendable {
+            /// Request type for "DeleteImport".
+            public typealias Input = Switchboard_Contacts_V1_DeleteImportRequest
+            /// Response type for "DeleteImport".
+            public typealias Output = Switchboard_Contacts_V1_DeleteImportResponse
+            /// Descriptor for "DeleteImport".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "switchboard.contacts.v1.ContactsService"),
+                method: "DeleteImport",
+                type: .unary
+            )
+        }
         /// Namespace for "Subscribe" metadata.
         public enum Subscribe: Sendable {
             /// Request type for "Subscribe".
@@ -388,6 +401,7 @@ public enum Switchboard_Contacts_V1_ContactsService: Sendable {
             ListImports.descriptor,
             ConfirmImport.descriptor,
             ListImportErrors.descriptor,
+            DeleteImport.descriptor,
             Subscribe.descriptor
         ]
     }
@@ -812,6 +826,24 @@ extension Switchboard_Contacts_V1_ContactsService {
             request: GRPCCore.StreamingServerRequest<Switchboard_Contacts_V1_ListImportErrorsRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Contacts_V1_ListImportErrorsResponse>
+
+        /// Handle the "DeleteImport" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Removes a job that is not queued or processing, with its stored file and error rows (never contacts).
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Switchboard_Contacts_V1_DeleteImportRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Switchboard_Contacts_V1_DeleteImportResponse` messages.
+        func deleteImport(
+            request: GRPCCore.StreamingServerRequest<Switchboard_Contacts_V1_DeleteImportRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Contacts_V1_DeleteImportResponse>
 
         /// Handle the "Subscribe" method.
         ///
@@ -1238,6 +1270,24 @@ extension Switchboard_Contacts_V1_ContactsService {
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Switchboard_Contacts_V1_ListImportErrorsResponse>
 
+        /// Handle the "DeleteImport" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Removes a job that is not queued or processing, with its stored file and error rows (never contacts).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Contacts_V1_DeleteImportRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Switchboard_Contacts_V1_DeleteImportResponse` message.
+        func deleteImport(
+            request: GRPCCore.ServerRequest<Switchboard_Contacts_V1_DeleteImportRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Switchboard_Contacts_V1_DeleteImportResponse>
+
         /// Handle the "Subscribe" method.
         ///
         /// > Source IDL Documentation:
@@ -1661,6 +1711,24 @@ extension Switchboard_Contacts_V1_ContactsService {
             context: GRPCCore.ServerContext
         ) async throws -> Switchboard_Contacts_V1_ListImportErrorsResponse
 
+        /// Handle the "DeleteImport" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Removes a job that is not queued or processing, with its stored file and error rows (never contacts).
+        ///
+        /// - Parameters:
+        ///   - request: A `Switchboard_Contacts_V1_DeleteImportRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Switchboard_Contacts_V1_DeleteImportResponse` to respond with.
+        func deleteImport(
+            request: Switchboard_Contacts_V1_DeleteImportRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Switchboard_Contacts_V1_DeleteImportResponse
+
         /// Handle the "Subscribe" method.
         ///
         /// > Source IDL Documentation:
@@ -1962,6 +2030,17 @@ extension Switchboard_Contacts_V1_ContactsService.StreamingServiceProtocol {
             }
         )
         router.registerHandler(
+            forMethod: Switchboard_Contacts_V1_ContactsService.Method.DeleteImport.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Contacts_V1_DeleteImportRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Contacts_V1_DeleteImportResponse>(),
+            handler: { request, context in
+                try await self.deleteImport(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
             forMethod: Switchboard_Contacts_V1_ContactsService.Method.Subscribe.descriptor,
             deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Common_V1_SubscribeRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Common_V1_EventBatch>(),
@@ -2247,6 +2326,17 @@ extension Switchboard_Contacts_V1_ContactsService.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Contacts_V1_ListImportErrorsResponse> {
         let response = try await self.listImportErrors(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func deleteImport(
+        request: GRPCCore.StreamingServerRequest<Switchboard_Contacts_V1_DeleteImportRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Contacts_V1_DeleteImportResponse> {
+        let response = try await self.deleteImport(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -2586,6 +2676,19 @@ extension Switchboard_Contacts_V1_ContactsService.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Switchboard_Contacts_V1_ListImportErrorsResponse> {
         return GRPCCore.ServerResponse<Switchboard_Contacts_V1_ListImportErrorsResponse>(
             message: try await self.listImportErrors(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func deleteImport(
+        request: GRPCCore.ServerRequest<Switchboard_Contacts_V1_DeleteImportRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Switchboard_Contacts_V1_DeleteImportResponse> {
+        return GRPCCore.ServerResponse<Switchboard_Contacts_V1_DeleteImportResponse>(
+            message: try await self.deleteImport(
                 request: request.message,
                 context: context
             ),
@@ -3141,6 +3244,29 @@ extension Switchboard_Contacts_V1_ContactsService {
             deserializer: some GRPCCore.MessageDeserializer<Switchboard_Contacts_V1_ListImportErrorsResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Contacts_V1_ListImportErrorsResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "DeleteImport" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Removes a job that is not queued or processing, with its stored file and error rows (never contacts).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Contacts_V1_DeleteImportRequest` message.
+        ///   - serializer: A serializer for `Switchboard_Contacts_V1_DeleteImportRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_Contacts_V1_DeleteImportResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func deleteImport<Result>(
+            request: GRPCCore.ClientRequest<Switchboard_Contacts_V1_DeleteImportRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_Contacts_V1_DeleteImportRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_Contacts_V1_DeleteImportResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Contacts_V1_DeleteImportResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
 
         /// Call the "Subscribe" method.
@@ -3981,6 +4107,40 @@ extension Switchboard_Contacts_V1_ContactsService {
             )
         }
 
+        /// Call the "DeleteImport" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Removes a job that is not queued or processing, with its stored file and error rows (never contacts).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Contacts_V1_DeleteImportRequest` message.
+        ///   - serializer: A serializer for `Switchboard_Contacts_V1_DeleteImportRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_Contacts_V1_DeleteImportResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func deleteImport<Result>(
+            request: GRPCCore.ClientRequest<Switchboard_Contacts_V1_DeleteImportRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_Contacts_V1_DeleteImportRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_Contacts_V1_DeleteImportResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Contacts_V1_DeleteImportResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Switchboard_Contacts_V1_ContactsService.Method.DeleteImport.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
         /// Call the "Subscribe" method.
         ///
         /// > Source IDL Documentation:
@@ -4686,6 +4846,35 @@ extension Switchboard_Contacts_V1_ContactsService.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Contacts_V1_ListImportErrorsRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Contacts_V1_ListImportErrorsResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "DeleteImport" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Removes a job that is not queued or processing, with its stored file and error rows (never contacts).
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Switchboard_Contacts_V1_DeleteImportRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func deleteImport<Result>(
+        request: GRPCCore.ClientRequest<Switchboard_Contacts_V1_DeleteImportRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Contacts_V1_DeleteImportResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.deleteImport(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Contacts_V1_DeleteImportRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Contacts_V1_DeleteImportResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -5490,6 +5679,39 @@ extension Switchboard_Contacts_V1_ContactsService.ClientProtocol {
             metadata: metadata
         )
         return try await self.listImportErrors(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "DeleteImport" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Removes a job that is not queued or processing, with its stored file and error rows (never contacts).
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func deleteImport<Result>(
+        _ message: Switchboard_Contacts_V1_DeleteImportRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Contacts_V1_DeleteImportResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Switchboard_Contacts_V1_DeleteImportRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.deleteImport(
             request: request,
             options: options,
             onResponse: handleResponse

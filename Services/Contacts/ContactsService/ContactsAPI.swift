@@ -305,6 +305,13 @@ public struct ContactsAPI: Switchboard_Contacts_V1_ContactsService.SimpleService
         return .init(job)
     }
 
+    public func deleteImport(
+        request: Switchboard_Contacts_V1_DeleteImportRequest, context: ServerContext
+    ) async throws -> Switchboard_Contacts_V1_DeleteImportResponse {
+        try await store.deleteImport(orgID: try requireOrg(request.orgID), id: request.id)
+        return .init()
+    }
+
     public func listImportErrors(
         request: Switchboard_Contacts_V1_ListImportErrorsRequest, context: ServerContext
     ) async throws -> Switchboard_Contacts_V1_ListImportErrorsResponse {

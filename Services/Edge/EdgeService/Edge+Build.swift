@@ -31,9 +31,10 @@ public func buildEdgeApplication(
     let port = try config.port("SWITCHBOARD_HTTP_PORT", default: 8080)
     var publicURL = config.string("SWITCHBOARD_PUBLIC_URL", default: "http://\(host):\(port)")
     while publicURL.hasSuffix("/") { publicURL.removeLast() }
+    let uploads = try ImportUploads.make(config: config, dataDirectory: common.dataDirectory)
     let router = buildEdgeRouter(
         connections: connections, store: store, token: common.internalToken, operatorKeyHash: operatorKeyHash,
-        prometheus: prometheus, logger: logger, publicURL: publicURL, limits: limits)
+        prometheus: prometheus, logger: logger, publicURL: publicURL, limits: limits, uploads: uploads)
     return Application(
         router: router,
         server: deadlines.server,
@@ -48,7 +49,7 @@ public func buildEdgeApplication(
 public func buildEdgeRouter(
     connections: ServiceConnections, store: EdgeStore, token: String, operatorKeyHash: String,
     prometheus: PrometheusCollectorRegistry?, logger: Logger, publicURL: String = "http://127.0.0.1:8080",
-    limits: RequestLimits = .unlimited
+    limits: RequestLimits = .unlimited, uploads: ImportUploads = ImportUploads()
 ) -> Router<EdgeRequestContext> {
     let caller = RPCCaller(token: token)
     let contacts = ContactsClient(connections.contacts, caller: caller)
@@ -74,7 +75,7 @@ public func buildEdgeRouter(
     let api = router.group(RouterPath(stringLiteral: ContactsRoutes.prefix))
         .add(middleware: APIKeyMiddleware(authenticator: deps.authenticator, limiter: limiter))
     ContactsRoutes(deps: deps).register(on: api, registry: registry)
-    ImportRoutes(deps: deps).register(on: api, registry: registry)
+    ImportRoutes(deps: deps, uploads: uploads).register(on: api, registry: registry)
     RulesRoutes(deps: deps).register(on: api, registry: registry)
     AccountRoutes(deps: deps).register(on: api, registry: registry)
     AgentsRoutes(deps: deps).register(on: api, registry: registry)

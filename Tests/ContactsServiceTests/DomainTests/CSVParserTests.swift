@@ -257,4 +257,24 @@ struct CSVFileReaderTests {
                 && error.description.contains("/nonexistent/contacts.csv")
         }
     }
+
+    @Test("a field over maxFieldBytes is cut there and its record says which field, across chunks and quotes")
+    func oversizedFieldsAreCutAndReported() {
+        let text = "a,b,c\nshort,\"" + String(repeating: "x\"\"", count: 10) + "\",ok\nfine,\(String(repeating: "y", count: 9))\n"
+        let bytes = Array(text.utf8)
+        for chunkSize in [1, 3, 1000] {
+            var parser = CSVParser(startingAt: 0, maxFieldBytes: 8)
+            var records: [CSVRecord] = []
+            bytes.withUnsafeBytes { all in
+                for start in stride(from: 0, to: all.count, by: chunkSize) {
+                    parser.feed(UnsafeRawBufferPointer(rebasing: all[start..<min(start + chunkSize, all.count)]), into: &records)
+                }
+            }
+            parser.finish(into: &records)
+            #expect(records.map(\.issue) == [nil, .cellTooLarge, .cellTooLarge])
+            #expect(records.map(\.issueField) == [nil, 1, 1])
+            #expect(records[1].fields == ["short", "x\"x\"x\"x\"", "ok"])
+            #expect(records[2].fields == ["fine", "yyyyyyyy"])
+        }
+    }
 }

@@ -187,4 +187,35 @@ final class ImportLimitTests {
         try Data().write(to: URL(fileURLWithPath: path))
         #expect(throws: ServiceFailure.self) { _ = try ImportFiles.preview(path: path) }
     }
+
+    @Test func oversizedCellsHeadersAndColumnCountsAreRefusedAtPreviewAndPreviewCellsAreCut() throws {
+        let files = try ImportFiles(directory: directory)
+        let path = files.path(for: "limits")
+        func reason(_ text: String) -> String? {
+            try? Data(text.utf8).write(to: URL(fileURLWithPath: path))
+            do {
+                _ = try ImportFiles.preview(path: path)
+                return nil
+            } catch let failure as ServiceFailure {
+                return failure.reason
+            } catch {
+                return "\(error)"
+            }
+        }
+        let big = String(repeating: "z", count: ImportLimits.maxCellBytes + 1)
+        #expect(reason("phone,notes\n+15550000001,a\n+15550000002,\(big)\n") == "cell_too_large")
+        let failure = ImportFiles.cellTooLarge(row: 2, field: 1, ["phone", "notes"])
+        #expect(failure.details == ["row": "2", "column": "notes"])
+        #expect(reason("phone,\(big)\n+15550000001\n") == "header_too_large")
+        let header = (0..<40).map { "h\($0)" + String(repeating: "h", count: 2000) }.joined(separator: ",")
+        #expect(reason(header + "\n+15550000001\n") == "header_too_large")
+        let wide = (0...ImportLimits.maxColumns).map { "c\($0)" }.joined(separator: ",")
+        #expect(reason(wide + "\n+15550000001\n") == "too_many_columns")
+
+        let cell = String(repeating: "q", count: ImportLimits.maxCellBytes)
+        try Data("phone,notes\n+15550000001,\(cell),extra\n".utf8).write(to: URL(fileURLWithPath: path))
+        let scan = try ImportFiles.preview(path: path)
+        #expect(scan.preview.rows == [["+15550000001", String(repeating: "q", count: ImportLimits.previewCellCharacters)]])
+    }
 }
+

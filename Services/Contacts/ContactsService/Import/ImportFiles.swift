@@ -60,13 +60,23 @@ public struct ImportFiles: Sendable {
         }
     }
 
-    /// Reads the whole file once: headers, the first rows, the row count and a suggested mapping.
+    /// Reads the whole file once: headers, the first rows, the row count and a suggested mapping. Refuses a file
+    /// whose header row is over `ImportLimits.maxHeaderBytes` or `maxColumns`, or with any cell over `maxCellBytes`;
+    /// preview cells are cut to `previewCellCharacters`, so a job's stored document stays small.
     static func preview(path: String, maxRows: Int64 = ImportLimits.maxRows) throws
         -> (preview: ImportPreview, rows: Int64)
     {
-        var reader = try CSVFileReader(path: path)
+        var reader = try CSVFileReader(path: path, maxFieldBytes: ImportLimits.maxCellBytes)
         guard let header = try reader.next() else {
             throw ServiceFailure.invalid("empty_file", "the file has no header row", field: "file")
+        }
+        guard header.endOffset <= UInt64(ImportLimits.maxHeaderBytes), header.issue != .cellTooLarge else {
+            throw ServiceFailure.invalid(
+                "header_too_large", "the header row may be at most \(ImportLimits.maxHeaderBytes) bytes", field: "file")
+        }
+        guard header.fields.count <= ImportLimits.maxColumns else {
+            throw ServiceFailure.invalid(
+                "too_many_columns", "the file may have at most \(ImportLimits.maxColumns) columns", field: "file")
         }
         let headers = header.fields.map { $0.trimmed }
         guard headers.contains(where: { !$0.isEmpty }) else {
@@ -80,11 +90,26 @@ public struct ImportFiles: Sendable {
                 throw ServiceFailure.invalid(
                     "too_many_rows", "an import file may have at most \(maxRows) rows", field: "file")
             }
-            if rows.count < ImportLimits.previewRows { rows.append(record.fields) }
+            if record.issue == .cellTooLarge { throw cellTooLarge(row: count, field: record.issueField, headers) }
+            if rows.count < ImportLimits.previewRows {
+                let cells = record.fields.prefix(headers.count)
+                rows.append(cells.map { String($0.prefix(ImportLimits.previewCellCharacters)) })
+            }
         }
         let suggested = ImportField.suggest(headers: headers).enumerated().map { index, field in
             ImportColumn(index: index, header: headers[index], field: field.string)
         }
         return (ImportPreview(headers: headers, rows: rows, suggestedMapping: suggested), count)
+    }
+
+    /// `row` counts data rows from 1, as the error report does; `column` is the header (or "column N").
+    static func cellTooLarge(row: Int64, field: Int?, _ headers: [String]) -> ServiceFailure {
+        let index = field ?? 0
+        let named = index < headers.count && !headers[index].isEmpty
+        let column = named ? String(headers[index].prefix(64)) : "column \(index + 1)"
+        return ServiceFailure(
+            .invalidArgument, "cell_too_large",
+            "row \(row), column '\(column)': a cell may be at most \(ImportLimits.maxCellBytes) bytes", field: "file",
+            details: ["row": String(row), "column": column])
     }
 }

@@ -110,7 +110,13 @@ struct ImportPlan: Sendable {
                 ImportRowError(row: rowNumber, column: header(index), value: value, reason: reason, message: message))
         }
         if let issue {
-            fail(nil, "", issue.rawValue, issue == .unterminatedQuote ? "a quoted field is never closed" : "the row is not valid UTF-8")
+            let message =
+                switch issue {
+                case .unterminatedQuote: "a quoted field is never closed"
+                case .invalidUTF8: "the row is not valid UTF-8"
+                case .cellTooLarge: "a cell is longer than \(ImportLimits.maxCellBytes) bytes"
+                }
+            fail(nil, "", issue.rawValue, message)
             return row
         }
         if let raw = cell(phone) {

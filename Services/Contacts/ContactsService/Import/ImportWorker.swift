@@ -4,16 +4,19 @@ public import Logging
 public import ServiceLifecycle
 import ServiceKit
 
-/// Processes confirmed imports in batches, one job at a time, resuming interrupted jobs after a restart.
+/// Processes confirmed imports in batches, one job at a time, resuming interrupted jobs after a restart; and
+/// deletes uploads left unconfirmed for longer than `uploadTTL` (checked every `uploadTTL / 4`, at most a minute).
 public final class ImportWorker: Service, Sendable {
     let store: ContactsStore
     let logger: Logger
+    let uploadTTL: Duration
     private let wakeups: AsyncStream<Void>
     private let wake: AsyncStream<Void>.Continuation
 
-    public init(store: ContactsStore, logger: Logger) {
+    public init(store: ContactsStore, logger: Logger, uploadTTL: Duration = .seconds(24 * 3600)) {
         self.store = store
         self.logger = logger
+        self.uploadTTL = uploadTTL
         (wakeups, wake) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
     }
 
@@ -30,6 +33,9 @@ public final class ImportWorker: Service, Sendable {
                 }
             }
             group.addTask { [self] in
+                await cancelWhenGracefulShutdown { await self.pruneUnconfirmed() }
+            }
+            group.addTask { [self] in
                 await cancelWhenGracefulShutdown {
                     for await _ in self.wakeups {
                         await self.drain()
@@ -39,6 +45,21 @@ public final class ImportWorker: Service, Sendable {
             }
             await group.next()
             group.cancelAll()
+        }
+    }
+
+    /// Deletes expired unconfirmed uploads, then again every quarter of the TTL (1 s to 60 s), until cancelled.
+    func pruneUnconfirmed() async {
+        let period = min(.seconds(60), max(.seconds(1), uploadTTL / 4))
+        let ttlMillis = Millis(uploadTTL / .milliseconds(1))
+        while !Task.isCancelled {
+            do {
+                let removed = try await store.pruneUnconfirmedImports(createdBefore: Millis.now() - ttlMillis)
+                if removed > 0 { logger.info("removed \(removed) unconfirmed import upload(s) past \(uploadTTL)") }
+            } catch {
+                logger.error("pruning unconfirmed imports failed: \(error)")
+            }
+            try? await Task.sleep(for: period)
         }
     }
 

@@ -10,6 +10,10 @@ extension ContactsStore {
         failed, preview, mapping, actor, resume_offset, created_at, started_at, finished_at, error
         """
 
+    /// The list's columns: a summary without the preview and the mapping, so a page stays small.
+    private static let summaryColumns = jobColumns.replacingOccurrences(
+        of: "preview, mapping,", with: "'' AS preview, '[]' AS mapping,")
+
     private static func job(_ row: Row) -> ImportJob {
         ImportJob(
             id: row[0], orgID: row[1], status: ImportStatus(rawValue: row[2]) ?? .failed, fileName: row[3],
@@ -46,13 +50,14 @@ extension ContactsStore {
         try await writer.read { db in try Self.findJob(db, orgID: orgID, id: id) }
     }
 
+    /// One page of an org's jobs, newest first, as summaries (empty preview and mapping).
     public func importJobs(orgID: String, cursor: String?, limit: Int) async throws -> Page<ImportJob> {
         let after = try Self.cursorID(cursor)
         return try await writer.read { db in
             var jobs = try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT \(Self.jobColumns) FROM import_job WHERE org_id = ? AND (? IS NULL OR id < ?)
+                    SELECT \(Self.summaryColumns) FROM import_job WHERE org_id = ? AND (? IS NULL OR id < ?)
                     ORDER BY id DESC LIMIT ?
                     """, arguments: [orgID, after, after, limit + 1]
             ).map(Self.job)

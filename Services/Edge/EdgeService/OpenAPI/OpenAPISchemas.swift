@@ -145,7 +145,18 @@ enum OpenAPISchemas {
                     ("finishedAt", time), ("error", string(nullable: true)),
                 ])
             ),
-            ("ImportJobList", list("ImportJob")),
+            (
+                "ImportJobSummary",
+                object([
+                    ("id", string()),
+                    ("status", enumeration(["uploaded", "queued", "processing", "completed", "failed"])),
+                    ("fileName", string()), ("sizeBytes", type("integer")), ("totalRows", type("integer")),
+                    ("processedRows", type("integer")), ("created", type("integer")), ("updated", type("integer")),
+                    ("unchanged", type("integer")), ("failed", type("integer")), ("createdAt", time),
+                    ("startedAt", time), ("finishedAt", time), ("error", string(nullable: true)),
+                ])
+            ),
+            ("ImportJobList", list("ImportJobSummary")),
             (
                 "ConfirmImportInput",
                 object([

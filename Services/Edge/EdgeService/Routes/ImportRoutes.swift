@@ -7,9 +7,11 @@ import NIOCore
 import ServiceKit
 import Synchronization
 
-/// `/api/whatsapp-api/contacts/imports…`: sample → upload (streamed) → preview → confirm → status → errors.
+/// `/api/whatsapp-api/contacts/imports…`: sample → upload (spooled, then streamed) → preview → confirm → status →
+/// errors; and delete.
 struct ImportRoutes {
     let deps: EdgeDependencies
+    let uploads: ImportUploads
 
     static let sample = """
         phone,name,email,tags,optedIn
@@ -26,13 +28,22 @@ struct ImportRoutes {
         registry.add(
             RouteSpec(
                 .post, "\(p)/contacts/imports", "uploadImport",
-                "Upload a CSV file (≤ 100 MB, ≤ 1,000,000 rows); answers the job with its preview", tag: "Import",
+                "Upload a CSV file (≤ 100 MB, ≤ 1,000,000 rows, ≤ 500 columns, header ≤ 64 KiB, cells ≤ 32 KiB); "
+                    + "answers the job with its preview. At most 2 uploads in flight per key and 4 per org "
+                    + "(429 too_many_uploads with Retry-After)", tag: "Import",
                 body: .csv, query: [("fileName", "a name to show for the file", false)], status: 201,
-                response: "ImportJob", errors: [400, 413]), on: group, prefix: p, upload)
+                response: "ImportJob", errors: [400, 413, 429]), on: group, prefix: p, upload)
         registry.add(
-            RouteSpec(.get, "\(p)/contacts/imports", "listImports", "Import jobs, newest first", tag: "Import",
-                      query: [("cursor", "", false), ("limit", "1–200", false)], response: "ImportJobList",
-                      errors: [400]), on: group, prefix: p, list)
+            RouteSpec(.get, "\(p)/contacts/imports", "listImports",
+                      "Import jobs, newest first, as summaries (no preview or mapping: GET one job for those)",
+                      tag: "Import", query: [("cursor", "", false), ("limit", "1–200", false)],
+                      response: "ImportJobList", errors: [400]), on: group, prefix: p, list)
+        registry.add(
+            RouteSpec(
+                .delete, "\(p)/contacts/imports/{id}", "deleteImport",
+                "Delete an import job that is uploaded, completed or failed, with its stored file and error report "
+                    + "(the contacts it imported stay); 409 import_in_progress while queued or processing",
+                tag: "Import", status: 204, errors: [404, 409]), on: group, prefix: p, delete)
         registry.add(
             RouteSpec(.get, "\(p)/contacts/imports/{id}", "getImport", "An import job with progress and counts",
                       tag: "Import", response: "ImportJob", errors: [404]), on: group, prefix: p, get)
@@ -66,25 +77,55 @@ struct ImportRoutes {
             throw APIError(
                 .badRequest, "invalid_content_type", "send the CSV file itself as the body (Content-Type: text/csv)")
         }
-        let chunks = LimitedBody(body: request.body, limit: Int(ImportLimits.maxBytes))
-        let fileName = request.query("fileName") ?? "contacts.csv"
-        do {
-            let job = try await deps.contacts.uploadImport(
-                orgID: caller.orgID, fileName: fileName, actor: caller.actor, chunks: chunks)
-            return .json(Render.importJob(job), status: .created)
-        } catch {
-            if chunks.exceeded.isSet {
-                throw APIError(.contentTooLarge, "payload_too_large", "an import file may be at most 100 MB")
-            }
-            throw error
+        if let refusal = uploads.claim(keyID: caller.keyID, orgID: caller.orgID) {
+            return Self.tooManyUploads(refusal, limit: refusal == .key ? uploads.perKey : uploads.perOrg)
         }
+        defer { uploads.release(keyID: caller.keyID, orgID: caller.orgID) }
+        // The whole body is on disk before the RPC starts: a slow client holds a file, not a contacts stream.
+        let file = try SpooledUpload(directory: uploads.directory)
+        var size: Int64 = 0
+        do {
+            for try await buffer in request.body {
+                size += Int64(buffer.readableBytes)
+                guard size <= ImportLimits.maxBytes else {
+                    throw APIError(.contentTooLarge, "payload_too_large", "an import file may be at most 100 MB")
+                }
+                try file.write(buffer)
+            }
+        } catch let error as APIError {
+            throw error
+        } catch {
+            // The client went away mid-body: nothing to answer it, and nothing went wrong on our side.
+            throw APIError(.badRequest, "incomplete_upload", "the upload ended before the whole file arrived")
+        }
+        let job = try await deps.contacts.uploadImport(
+            orgID: caller.orgID, fileName: request.query("fileName") ?? "contacts.csv", actor: caller.actor,
+            chunks: file.chunks)
+        return .json(Render.importJob(job), status: .created)
+    }
+
+    static func tooManyUploads(_ refusal: ImportUploads.Refusal, limit: Int) -> Response {
+        let whom = refusal == .key ? "this API key" : "this organisation"
+        var response = APIError(
+            .tooManyRequests, "too_many_uploads",
+            "\(whom) already has \(limit) import upload(s) in progress: retry when one has finished",
+            details: [("limit", .int(Int64(limit))), ("scope", .string(refusal.rawValue))]
+        ).response(requestID: nil)
+        response.headers[.retryAfter] = "5"
+        return response
     }
 
     @Sendable func list(_ request: Request, _ context: EdgeRequestContext) async throws -> Response {
         let caller = try context.requireCaller()
         let page = try await deps.contacts.importJobs(
             orgID: caller.orgID, cursor: request.query("cursor"), limit: try request.pageLimit())
-        return .json(Render.list(page, Render.importJob))
+        return .json(Render.list(page, Render.importSummary))
+    }
+
+    @Sendable func delete(_ request: Request, _ context: EdgeRequestContext) async throws -> Response {
+        let caller = try context.requireCaller()
+        try await deps.contacts.deleteImport(orgID: caller.orgID, id: try context.id(notFound: "import"))
+        return .noContent()
     }
 
     @Sendable func get(_ request: Request, _ context: EdgeRequestContext) async throws -> Response {
@@ -170,40 +211,5 @@ struct ImportRoutes {
             ("row", .int(error.row)), ("column", .string(error.column)), ("value", .string(error.value)),
             ("reason", .string(error.reason)), ("message", .string(error.message)),
         ])
-    }
-}
-
-/// The request body as byte chunks, stopping (and remembering it) once more than `limit` bytes arrived.
-struct LimitedBody: AsyncSequence, Sendable {
-    typealias Element = [UInt8]
-    let body: RequestBody
-    let limit: Int
-    let exceeded = Flag()
-
-    final class Flag: Sendable {
-        private let value = Atomic<Bool>(false)
-        var isSet: Bool { value.load(ordering: .relaxed) }
-        func set() { value.store(true, ordering: .relaxed) }
-    }
-
-    struct AsyncIterator: AsyncIteratorProtocol {
-        var base: RequestBody.AsyncIterator
-        let limit: Int
-        let exceeded: Flag
-        var total = 0
-
-        mutating func next() async throws -> [UInt8]? {
-            guard let buffer = try await base.next() else { return nil }
-            total += buffer.readableBytes
-            if total > limit {
-                exceeded.set()
-                throw APIError(.contentTooLarge, "payload_too_large", "an import file may be at most 100 MB")
-            }
-            return Array(buffer.readableBytesView)
-        }
-    }
-
-    func makeAsyncIterator() -> AsyncIterator {
-        AsyncIterator(base: body.makeAsyncIterator(), limit: limit, exceeded: exceeded)
     }
 }

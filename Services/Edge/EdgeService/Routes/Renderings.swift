@@ -63,6 +63,18 @@ enum Render {
         .object(columns.map { ($0.header.isEmpty ? "column \($0.index + 1)" : $0.header, .string($0.field)) })
     }
 
+    /// A job in the list: everything but the preview and the mapping (GET one job for those).
+    static func importSummary(_ job: ImportJob) -> JSONValue {
+        .object([
+            ("id", .string(job.id)), ("status", .string(job.status.rawValue)), ("fileName", .string(job.fileName)),
+            ("sizeBytes", .int(job.sizeBytes)), ("totalRows", .int(job.totalRows)),
+            ("processedRows", .int(job.processedRows)), ("created", .int(job.created)),
+            ("updated", .int(job.updated)), ("unchanged", .int(job.unchanged)), ("failed", .int(job.failed)),
+            ("createdAt", .time(job.createdAt)), ("startedAt", .time(job.startedAt)),
+            ("finishedAt", .time(job.finishedAt)), ("error", .string(job.error)),
+        ])
+    }
+
     static func importJob(_ job: ImportJob) -> JSONValue {
         .object([
             ("id", .string(job.id)), ("status", .string(job.status.rawValue)), ("fileName", .string(job.fileName)),
