@@ -5,6 +5,7 @@ outlives them), and the minimum strength of configured keys (edge refuses to sta
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import select
 import shutil
@@ -166,6 +167,27 @@ def test_a_half_sent_body_is_closed(limited):
             "Content-Type: application/json\r\nContent-Length: 200\r\n\r\n{\"name\": \"slo".encode())
         took = closed_within(sock, CLOSE_WITHIN)
     assert took is not None, f"a half-sent body stayed open over {CLOSE_WITHIN} s (body deadline 2 s)"
+
+
+def test_a_body_that_keeps_arriving_is_never_cut(limited):
+    """The body deadline is a stall, not a total: a slow upload that keeps sending finishes, however long it takes."""
+    org = limited.create_org()
+    body = json.dumps({"name": "Trickle", "phone": rand_phone()}).encode().ljust(120)
+    with open_socket(limited) as sock:
+        sock.sendall(
+            f"POST {API}/contacts HTTP/1.1\r\nHost: edge\r\nAuthorization: Bearer {org.key}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode())
+        started = time.monotonic()
+        for i in range(0, len(body), 24):  # 5 parts, 1 s apart: 4 s in all, twice the 2 s deadline
+            sock.sendall(body[i:i + 24])
+            if i + 24 < len(body):
+                time.sleep(1.0)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = sock.recv(65536)
+            assert chunk, f"closed after {time.monotonic() - started:.1f} s though the body kept arriving"
+            data += chunk
+    assert data.startswith(b"HTTP/1.1 201"), data[:300]
 
 
 def test_an_idle_kept_alive_connection_is_closed(limited):

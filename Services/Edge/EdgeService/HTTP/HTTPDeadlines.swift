@@ -10,7 +10,9 @@ public import ServiceKit
 ///
 /// - `SWITCHBOARD_HTTP_IDLE_TIMEOUT_S` (60): a kept-alive connection with no request in progress.
 /// - `SWITCHBOARD_HTTP_HEADER_TIMEOUT_S` (10): from the first byte of a request to the end of its headers.
-/// - `SWITCHBOARD_HTTP_BODY_TIMEOUT_S` (60): from the end of the headers to the end of the body.
+/// - `SWITCHBOARD_HTTP_BODY_TIMEOUT_S` (30): the longest a request body may stall — from the end of the headers, or
+///   from the last body bytes, to the next ones. A stall, not a total, so a big upload from a slow link still
+///   finishes while a half-sent body is closed.
 ///
 /// None applies while a response is being written, so a long-lived response (the event stream) is never cut.
 public struct HTTPDeadlines: Sendable {
@@ -26,7 +28,7 @@ public struct HTTPDeadlines: Sendable {
         }
         idle = try seconds("SWITCHBOARD_HTTP_IDLE_TIMEOUT_S", 60)
         header = try seconds("SWITCHBOARD_HTTP_HEADER_TIMEOUT_S", 10)
-        body = try seconds("SWITCHBOARD_HTTP_BODY_TIMEOUT_S", 60)
+        body = try seconds("SWITCHBOARD_HTTP_BODY_TIMEOUT_S", 30)
     }
 
     /// Hummingbird's HTTP/1.1 server (with its idle timeout) plus the header and body deadlines.
@@ -109,7 +111,7 @@ final class RequestBytesWatch: ChannelInboundHandler, RemovableChannelHandler {
     }
 }
 
-/// Ends the header deadline at a request's head, runs the body deadline until its end.
+/// Ends the header deadline at a request's head, runs the body's stall deadline (re-armed by every part) until its end.
 final class RequestPartsWatch: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
@@ -127,7 +129,7 @@ final class RequestPartsWatch: ChannelInboundHandler, RemovableChannelHandler {
             progress.readingBody = true
             if let body { progress.arm(body) } else { progress.cancel() }
         case .body:
-            break
+            if let body { progress.arm(body) }
         case .end:
             progress.readingBody = false
             progress.cancel()
