@@ -37,6 +37,12 @@ public struct ConfigError: Error, CustomStringConvertible {
     public var value: String
     public var expected: String
     public var description: String { "\(key)=\(value) is not \(expected)" }
+
+    public init(key: String, value: String, expected: String) {
+        self.key = key
+        self.value = value
+        self.expected = expected
+    }
 }
 
 /// The four gRPC services, their default ports and environment names.
@@ -97,8 +103,11 @@ public struct CommonConfig: Sendable {
         }
     }
 
+    /// `<data dir>/<name>.db`, the directory made (or tightened to) 0700 and the database's files to 0600.
     public func databasePath(_ name: String) throws -> String {
-        try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
-        return (dataDirectory as NSString).appendingPathComponent("\(name).db")
+        try FilePermissions.secureDirectory(dataDirectory)
+        let path = (dataDirectory as NSString).appendingPathComponent("\(name).db")
+        FilePermissions.secureDatabase(path)
+        return path
     }
 }

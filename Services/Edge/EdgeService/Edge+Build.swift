@@ -108,7 +108,16 @@ struct EdgeBootstrap {
         }
         let bootstrapKey = config.optionalString("SWITCHBOARD_BOOTSTRAP_API_KEY")
         if let demo = try await store.demoOrganization() {
-            if let bootstrapKey { try await store.ensureKey(orgID: demo.id, key: bootstrapKey) }
+            if let bootstrapKey {
+                switch try await store.ensureKey(orgID: demo.id, key: bootstrapKey) {
+                case .live: break
+                case .revoked:
+                    logger.warning(
+                        "SWITCHBOARD_BOOTSTRAP_API_KEY names a key that was revoked: it stays revoked; unset it or choose a new one")
+                case .otherOrganization:
+                    logger.warning("SWITCHBOARD_BOOTSTRAP_API_KEY is another organisation's key: not made the demo admin key")
+                }
+            }
         } else {
             let created = try await store.createOrganization(
                 name: "Demo", timeZone: "UTC", isDemo: true, adminKey: bootstrapKey)
