@@ -76,6 +76,7 @@ public func buildEdgeRouter(
     let admin = router.group(RouterPath(stringLiteral: AdminRoutes.prefix))
         .add(middleware: OperatorMiddleware(operatorKeyHash: operatorKeyHash))
     AdminRoutes(deps: deps).register(on: admin, registry: registry)
+    AdminNumbersRoutes(deps: deps).register(on: admin, registry: registry)
     document.set(OpenAPIDocument.build(registry.specs).serialized)
     return router
 }
