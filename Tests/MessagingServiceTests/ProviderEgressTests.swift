@@ -42,7 +42,8 @@ import Testing
         #expect(strict.refusal(of: "http://localhost:8080") != nil)
         let open = try ProviderEgress(
             config: ConfigReader([
-                "SWITCHBOARD_PROVIDER_URL_ALLOWLIST": "http://127.0.0.1", "SWITCHBOARD_ALLOW_PRIVATE_PROVIDER_URLS": "true",
+                "SWITCHBOARD_PROVIDER_URL_ALLOWLIST": "http://127.0.0.1",
+                "SWITCHBOARD_ALLOW_PRIVATE_PROVIDER_URLS": "true",
             ]))
         #expect(open.refusal(of: "http://127.0.0.1:8080") == nil)
         #expect(open.refusal(of: "http://10.0.0.1") != nil)  // not on the list

@@ -114,9 +114,10 @@ struct EdgeBootstrap {
                 case .live: break
                 case .revoked:
                     logger.warning(
-                        "SWITCHBOARD_BOOTSTRAP_API_KEY names a key that was revoked: it stays revoked; unset it or choose a new one")
+                        "SWITCHBOARD_BOOTSTRAP_API_KEY names a revoked key: it stays revoked; unset it or choose another")
                 case .otherOrganization:
-                    logger.warning("SWITCHBOARD_BOOTSTRAP_API_KEY is another organisation's key: not made the demo admin key")
+                    logger.warning(
+                        "SWITCHBOARD_BOOTSTRAP_API_KEY is another organisation's key: not made the demo admin key")
                 }
             }
         } else {

@@ -9,8 +9,8 @@ import SwitchboardClient
 public func makeMessagingServices(config: ConfigReader, logger: Logger) throws -> [any Service] {
     let common = try CommonConfig(config)
     let store = try MessagingStore.open(
-        path: try common.databasePath("messaging"), key: try SecretsKey(config: config, dataDirectory: common.dataDirectory),
-        egress: try ProviderEgress(config: config))
+        path: try common.databasePath("messaging"),
+        key: try SecretsKey(config: config, dataDirectory: common.dataDirectory), egress: try ProviderEgress(config: config))
     let journal = JournalWriter(store: store)
     let connections = try ServiceConnections(config: config)
     let caller = RPCCaller(token: common.internalToken)

@@ -38,7 +38,8 @@ enum ChannelRules {
                     throw .invalid("invalid_field", "\(setting.rawValue) must be an http(s) URL", field: setting.rawValue)
                 }
                 if setting != .webhookURL, let refusal = egress.refusal(of: value) {
-                    throw .invalid("provider_url_not_allowed", "\(setting.rawValue) \(refusal)", field: setting.rawValue)
+                    throw .invalid(
+                        "provider_url_not_allowed", "\(setting.rawValue) \(refusal)", field: setting.rawValue)
                 }
             case .messagesPerSecond:
                 guard let rate = Int(value), (1...10_000).contains(rate) else {

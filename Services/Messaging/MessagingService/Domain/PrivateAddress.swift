@@ -47,7 +47,9 @@ enum PrivateAddress {
             return isPrivate(ipv4: Array(b[12..<16]))  // ::ffff:a.b.c.d
         }
         if b[0..<12].allSatisfy({ $0 == 0 }) { return isPrivate(ipv4: Array(b[12..<16])) }  // ::a.b.c.d
-        if b[0] == 0 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b { return isPrivate(ipv4: Array(b[12..<16])) }  // NAT64
+        if b[0] == 0 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b {  // NAT64 64:ff9b::/96
+            return isPrivate(ipv4: Array(b[12..<16]))
+        }
         if b[0] & 0xfe == 0xfc { return true }  // unique local fc00::/7
         if b[0] == 0xfe && b[1] & 0xc0 == 0x80 { return true }  // link-local fe80::/10
         if b[0] == 0xfe && b[1] & 0xc0 == 0xc0 { return true }  // site-local fec0::/10 (deprecated)

@@ -64,10 +64,12 @@ public struct ProviderEgress: Sendable {
         if let origins, !origins.contains(where: {
             $0.scheme == target.scheme && $0.host == target.host && ($0.port == nil || $0.port == target.port)
         }) {
-            return "\(target.scheme)://\(target.host) is not an allowed provider origin (SWITCHBOARD_PROVIDER_URL_ALLOWLIST)"
+            return "\(target.scheme)://\(target.host) is not an allowed provider origin "
+                + "(SWITCHBOARD_PROVIDER_URL_ALLOWLIST)"
         }
         if !allowPrivate, PrivateAddress.isPrivate(literal: target.host) == true || target.host == "localhost" {
-            return "\(target.host) is a private, loopback or link-local address (SWITCHBOARD_ALLOW_PRIVATE_PROVIDER_URLS)"
+            return "\(target.host) is a private, loopback or link-local address "
+                + "(SWITCHBOARD_ALLOW_PRIVATE_PROVIDER_URLS)"
         }
         return nil
     }
@@ -76,9 +78,8 @@ public struct ProviderEgress: Sendable {
     /// not resolve is not refused here: the provider call then fails as a network error.
     func refusalResolving(_ url: String) async -> String? {
         if let refusal = refusal(of: url) { return refusal }
-        guard !allowPrivate, let host = Self.origin(of: url)?.host, PrivateAddress.isPrivate(literal: host) == nil else {
-            return nil
-        }
+        guard !allowPrivate, let host = Self.origin(of: url)?.host, PrivateAddress.isPrivate(literal: host) == nil
+        else { return nil }
         let addresses = await withCheckedContinuation { continuation in
             DispatchQueue.global().async { continuation.resume(returning: try? PrivateAddress.resolve(host)) }
         }

@@ -188,6 +188,7 @@ enum DeliveryOutcome: Equatable, Sendable {
 
 /// A provider's error text as stored on a message: control characters dropped, at most 300 characters.
 func bounded(_ text: String) -> String {
-    let clean = String(String.UnicodeScalarView(text.unicodeScalars.filter { !CharacterSet.controlCharacters.contains($0) }))
+    let scalars = text.unicodeScalars.filter { !CharacterSet.controlCharacters.contains($0) }
+    let clean = String(String.UnicodeScalarView(scalars))
     return clean.count <= 300 ? clean : String(clean.prefix(299)) + "…"
 }

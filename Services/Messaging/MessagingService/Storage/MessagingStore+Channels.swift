@@ -105,7 +105,8 @@ extension MessagingStore {
             guard let url = settings[setting], !url.isEmpty, let refusal = await egress.refusalResolving(url) else {
                 continue
             }
-            throw ServiceFailure.invalid("provider_url_not_allowed", "\(setting.rawValue) \(refusal)", field: setting.rawValue)
+            throw ServiceFailure.invalid(
+                "provider_url_not_allowed", "\(setting.rawValue) \(refusal)", field: setting.rawValue)
         }
     }
 
@@ -188,7 +189,8 @@ extension MessagingStore {
 
     func channel(id: String) async throws -> StoredChannel? {
         try await writer.read { db in
-            try Row.fetchOne(db, sql: "SELECT \(Self.columns) FROM channel WHERE id = ?", arguments: [id]).map(self.stored)
+            try Row.fetchOne(db, sql: "SELECT \(Self.columns) FROM channel WHERE id = ?", arguments: [id])
+                .map(self.stored)
         }
     }
 
@@ -205,7 +207,8 @@ extension MessagingStore {
 
     func whatsappChannels() async throws -> [StoredChannel] {
         try await writer.read { db in
-            try Row.fetchAll(db, sql: "SELECT \(Self.columns) FROM channel WHERE kind = 'whatsapp_cloud'").map(self.stored)
+            try Row.fetchAll(db, sql: "SELECT \(Self.columns) FROM channel WHERE kind = 'whatsapp_cloud'")
+                .map(self.stored)
         }
     }
 }

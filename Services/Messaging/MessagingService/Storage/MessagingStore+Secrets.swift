@@ -19,8 +19,8 @@ extension MessagingStore {
                     if (try? box.open(text, channelID: id)) == nil { unreadable += 1 }
                     continue
                 }
-                try db.execute(
-                    sql: "UPDATE channel SET secrets = ? WHERE id = ?", arguments: [try box.seal(text, channelID: id), id])
+                let sealedText = try box.seal(text, channelID: id)
+                try db.execute(sql: "UPDATE channel SET secrets = ? WHERE id = ?", arguments: [sealedText, id])
                 sealed += 1
             }
             // Nothing is sealed when the key is wrong: the rows stay as they were for the right key.
