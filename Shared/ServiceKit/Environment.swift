@@ -103,8 +103,11 @@ public struct CommonConfig: Sendable {
         }
     }
 
+    /// `<data dir>/<name>.db`, the directory made (or tightened to) 0700 and the database's files to 0600.
     public func databasePath(_ name: String) throws -> String {
-        try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
-        return (dataDirectory as NSString).appendingPathComponent("\(name).db")
+        try FilePermissions.secureDirectory(dataDirectory)
+        let path = (dataDirectory as NSString).appendingPathComponent("\(name).db")
+        FilePermissions.secureDatabase(path)
+        return path
     }
 }

@@ -23,7 +23,8 @@ public enum ProcessRunner {
     public static func run(_ services: [any Service], logger: Logger) async throws {
         let group = ServiceGroup(
             configuration: .init(
-                services: services.map { .init(service: $0) },
+                // Named by type: the default name is `"\(service)"`, which prints every stored property.
+                services: services.map { .init(service: $0, serviceName: String(describing: type(of: $0))) },
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             ))

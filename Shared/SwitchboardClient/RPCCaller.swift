@@ -107,3 +107,7 @@ enum RPCTimers {
         }
     }
 }
+
+extension RPCCaller: RedactedDescription {
+    public var redactedFields: KeyValuePairs<String, Any> { ["timeout": timeout, "maxRetries": maxRetries] }
+}

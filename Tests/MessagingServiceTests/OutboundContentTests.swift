@@ -156,7 +156,7 @@ import Testing
         (429, metaError(130429), .retry(code: "130429", text: "m130429")),
         (400, metaError(131056), .retry(code: "131056", text: "m131056")),
         (500, metaError(131000), .retry(code: "131000", text: "m131000")),
-        (503, Data("bad gateway".utf8), .retry(code: "503", text: "HTTP 503")),
+        (503, Data("bad gateway".utf8), .retry(code: "503", text: "HTTP 503 from provider")),
         (400, metaError(131047), .failed(code: "131047", text: "m131047", reason: "window_closed")),
         (400, metaError(131026), .failed(code: "131026", text: "m131026", reason: "undeliverable")),
         (400, metaError(132000), .failed(code: "132000", text: "m132000", reason: "template_error")),

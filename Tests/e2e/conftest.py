@@ -287,8 +287,9 @@ class Org:
 
 
 class Cluster:
-    def __init__(self, bin_dir: Path, workdir: Path):
+    def __init__(self, bin_dir: Path, workdir: Path, extra_env: dict | None = None):
         self.bin_dir = bin_dir
+        self.extra_env = dict(extra_env or {})  # applied last by env(): a module's own cluster settings
         self.workdir = workdir
         self.data_dir = workdir / "data"
         self.log_path = workdir / "switchboard.log"
@@ -324,17 +325,22 @@ class Cluster:
             # (test_limits.py starts its own cluster with low ones)
             SWITCHBOARD_RATE_LIMIT_PER_KEY="0",
             SWITCHBOARD_AUTH_FAILURE_LIMIT="0",
+            # the provider fakes listen on 127.0.0.1: allow that origin and private targets
+            SWITCHBOARD_PROVIDER_URL_ALLOWLIST=(
+                "https://graph.facebook.com,https://api.twilio.com,http://127.0.0.1,https://graph.example.test"),
+            SWITCHBOARD_ALLOW_PRIVATE_PROVIDER_URLS="true",
         )
         for name in SERVICES:
             env[f"SWITCHBOARD_{name.upper()}_PORT"] = str(self.ports[name])
+        env.update(self.extra_env)
         return env
 
     def start(self) -> None:
         launcher = self.bin_dir / "switchboard"
         if not os.access(launcher, os.X_OK):
             raise RuntimeError(f"{launcher} is missing: build first (`swift build`) or set SWITCHBOARD_BIN_DIR")
-        self.data_dir.mkdir(parents=True)
-        log = open(self.log_path, "wb")
+        self.data_dir.mkdir(parents=True, exist_ok=True)  # exists when a module restarts its own cluster
+        log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             [str(launcher)], cwd=self.workdir, env=self.env(), stdin=subprocess.DEVNULL, stdout=log,
             stderr=subprocess.STDOUT, start_new_session=True,

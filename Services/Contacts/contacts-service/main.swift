@@ -3,6 +3,7 @@ import ContactsService
 import Logging
 import ServiceKit
 
+FilePermissions.restrictNewFiles()
 ProcessRunner.runTasksOnEventLoops()
 let config = ConfigReader()
 ProcessRunner.bootstrapLogging(level: config.string("SWITCHBOARD_LOG_LEVEL", default: "info"))

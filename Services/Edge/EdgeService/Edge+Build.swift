@@ -89,6 +89,7 @@ public func buildEdgeRouter(
     let admin = router.group(RouterPath(stringLiteral: AdminRoutes.prefix))
         .add(middleware: OperatorMiddleware(operatorKeyHash: operatorKeyHash, limiter: limiter))
     AdminRoutes(deps: deps).register(on: admin, registry: registry)
+    AdminNumbersRoutes(deps: deps).register(on: admin, registry: registry)
     document.set(OpenAPIDocument.build(registry.specs).serialized)
     methods.set(registry.specs)
     return router
@@ -122,7 +123,17 @@ struct EdgeBootstrap {
         }
         let bootstrapKey = config.optionalString("SWITCHBOARD_BOOTSTRAP_API_KEY")
         if let demo = try await store.demoOrganization() {
-            if let bootstrapKey { try await store.ensureKey(orgID: demo.id, key: bootstrapKey) }
+            if let bootstrapKey {
+                switch try await store.ensureKey(orgID: demo.id, key: bootstrapKey) {
+                case .live: break
+                case .revoked:
+                    logger.warning(
+                        "SWITCHBOARD_BOOTSTRAP_API_KEY names a revoked key: it stays revoked; unset it or choose another")
+                case .otherOrganization:
+                    logger.warning(
+                        "SWITCHBOARD_BOOTSTRAP_API_KEY is another organisation's key: not made the demo admin key")
+                }
+            }
         } else {
             let created = try await store.createOrganization(
                 name: "Demo", timeZone: "UTC", isDemo: true, adminKey: bootstrapKey)

@@ -6,6 +6,7 @@ import Metrics
 import Prometheus
 import ServiceKit
 
+FilePermissions.restrictNewFiles()
 ProcessRunner.runTasksOnEventLoops()
 let config = ConfigReader()
 ProcessRunner.bootstrapLogging(level: config.string("SWITCHBOARD_LOG_LEVEL", default: "info"))
@@ -14,7 +15,8 @@ MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
 let logger = Logger(label: "switchboard.edge")
 do {
     let app = try await buildEdgeApplication(config: config, logger: logger, prometheus: registry)
-    try await app.runService()
+    // (not `app.runService()`: Hummingbird's group names the application by `"\(app)"`, every property printed)
+    try await ProcessRunner.run([app], logger: logger)
 } catch {
     logger.critical("edge stopped: \(error)")
     exit(1)

@@ -36,11 +36,7 @@ struct LauncherConfig: Sendable {
         }
 
         let dataDirectory = absolute(environment["SWITCHBOARD_DATA_DIR"].nonEmpty ?? "./data")
-        do {
-            try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
-        } catch {
-            throw LauncherError("cannot create the data directory \(dataDirectory): \(error)")
-        }
+        try DataDirectory.prepare(dataDirectory)
         let token = try InternalToken.resolve(environment: environment, dataDirectory: dataDirectory)
 
         var childEnvironment = environment

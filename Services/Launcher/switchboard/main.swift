@@ -2,6 +2,7 @@
 // restarts any that exits, and stops them in order (edge first) on SIGINT or SIGTERM.
 import Foundation
 
+DataDirectory.restrictNewFiles()
 let config: LauncherConfig
 do { config = try LauncherConfig.fromEnvironment() } catch { Console.fail("\(error)") }
 let supervisor = Supervisor(config: config)

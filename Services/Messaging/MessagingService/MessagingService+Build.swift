@@ -8,7 +8,9 @@ import SwitchboardClient
 /// the connections to contacts and conversations the processor calls.
 public func makeMessagingServices(config: ConfigReader, logger: Logger) throws -> [any Service] {
     let common = try CommonConfig(config)
-    let store = try MessagingStore.open(path: try common.databasePath("messaging"))
+    let store = try MessagingStore.open(
+        path: try common.databasePath("messaging"),
+        key: try SecretsKey(config: config, dataDirectory: common.dataDirectory), egress: try ProviderEgress(config: config))
     let journal = JournalWriter(store: store)
     let connections = try ServiceConnections(config: config)
     let caller = RPCCaller(token: common.internalToken)

@@ -198,17 +198,22 @@ public final class EdgeStore: Sendable {
         }
     }
 
-    /// Makes sure `key` is a live admin key of the org (used for SWITCHBOARD_BOOTSTRAP_API_KEY).
-    public func ensureKey(orgID: String, key: String) async throws {
+    /// Makes sure `key` is an admin key of the org (used for SWITCHBOARD_BOOTSTRAP_API_KEY). A key that was
+    /// revoked stays revoked (a restart never brings it back): the answer says so, for a warning at start.
+    @discardableResult
+    public func ensureKey(orgID: String, key: String) async throws -> BootstrapKeyState {
         try await writer.write { db in
             let hash = Self.hash(key)
-            if let owner = try String.fetchOne(db, sql: "SELECT org_id FROM api_key WHERE hash = ?", arguments: [hash]) {
-                if owner == orgID {
-                    try db.execute(sql: "UPDATE api_key SET revoked_at = NULL WHERE hash = ?", arguments: [hash])
-                }
-                return
+            if let row = try Row.fetchOne(
+                db, sql: "SELECT org_id, revoked_at FROM api_key WHERE hash = ?", arguments: [hash])
+            {
+                let owner: String = row[0]
+                let revokedAt: Millis? = row[1]
+                if owner != orgID { return .otherOrganization }
+                return revokedAt == nil ? .live : .revoked
             }
             _ = try Self.insertKey(db, orgID: orgID, key: key, name: "bootstrap", role: "admin")
+            return .live
         }
     }
 
@@ -250,4 +255,14 @@ public final class EdgeStore: Sendable {
             try db.execute(sql: "INSERT OR REPLACE INTO setting (key, value) VALUES (?, ?)", arguments: [key, value])
         }
     }
+}
+
+/// What `ensureKey` found for the configured bootstrap key.
+public enum BootstrapKeyState: Sendable {
+    /// A live admin key of the demo organisation (found or just created).
+    case live
+    /// Revoked through the API: it stays revoked.
+    case revoked
+    /// The same secret is another organisation's key: left alone.
+    case otherOrganization
 }

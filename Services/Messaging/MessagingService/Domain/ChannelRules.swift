@@ -12,8 +12,11 @@ enum ChannelRules {
     ]
 
     /// The settings to store: trimmed, empty values dropped, defaults filled, each checked.
-    static func validate(kind: ChannelKind, settings: [ChannelSetting: String], existing: [ChannelSetting: String])
-        throws(ServiceFailure) -> [ChannelSetting: String]
+    /// Provider base URLs must also pass the operator's `egress` rules (`provider_url_not_allowed`).
+    static func validate(
+        kind: ChannelKind, settings: [ChannelSetting: String], existing: [ChannelSetting: String],
+        egress: ProviderEgress = .unrestricted
+    ) throws(ServiceFailure) -> [ChannelSetting: String]
     {
         var result = defaults[kind] ?? [:]
         for (setting, raw) in settings {
@@ -33,6 +36,10 @@ enum ChannelRules {
             case .graphAPIBaseURL, .apiBaseURL, .webhookURL:
                 guard let url = URL(string: value), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
                     throw .invalid("invalid_field", "\(setting.rawValue) must be an http(s) URL", field: setting.rawValue)
+                }
+                if setting != .webhookURL, let refusal = egress.refusal(of: value) {
+                    throw .invalid(
+                        "provider_url_not_allowed", "\(setting.rawValue) \(refusal)", field: setting.rawValue)
                 }
             case .messagesPerSecond:
                 guard let rate = Int(value), (1...10_000).contains(rate) else {

@@ -226,6 +226,11 @@ public final class DeliveryWorker: Service, Sendable {
             let callback = channel.value(.webhookURL) ?? "\(settings.publicURL)/webhooks/twilio/\(channel.channel.id)"
             request = ProviderRequest.twilio(channel: channel, to: row.recipient, content: content, statusCallback: callback)
         }
+        // Checked again before every call, on the addresses the host resolves to now: a row saved before the
+        // rules (or a DNS answer that changed since) does not send the channel's credentials elsewhere.
+        if let refusal = await store.egress.refusalResolving(request.url) {
+            return .failed(code: "provider_url_not_allowed", text: refusal, reason: "provider_error")
+        }
         do {
             let (status, body) = try await transport.post(request)
             return channel.channel.kind == .twilioSMS

@@ -142,11 +142,13 @@ enum DeliveryOutcome: Equatable, Sendable {
             }
             return .retry(code: "\(status)", text: "the answer carries no message id")
         }
+        // Only Meta's documented fields (`error.code`, `error.message`, `error_data.details`), bounded: never the
+        // raw body, which from a misconfigured or hostile endpoint could be anything.
         let error = object?["error"] as? [String: Any]
         let code = (error?["code"] as? Int).map(String.init) ?? "\(status)"
-        var text = error?["message"] as? String ?? "HTTP \(status)"
+        var text = (error?["message"] as? String).map(bounded) ?? "HTTP \(status) from provider"
         if let details = (error?["error_data"] as? [String: Any])?["details"] as? String, !details.isEmpty {
-            text += ": \(details)"
+            text = bounded(text + ": \(details)")
         }
         if status == 429 || status >= 500 || ["130429", "131056", "4", "80007", "1", "2", "131000", "131016"].contains(code) {
             return .retry(code: code, text: text)
@@ -169,8 +171,9 @@ enum DeliveryOutcome: Equatable, Sendable {
             if let sid = object?["sid"] as? String, !sid.isEmpty { return .sent(providerID: sid) }
             return .retry(code: "\(status)", text: "the answer carries no message sid")
         }
+        // Only Twilio's documented `code` and `message`, bounded: never the raw body.
         let code = (object?["code"] as? Int).map(String.init) ?? "\(status)"
-        let text = object?["message"] as? String ?? "HTTP \(status)"
+        let text = (object?["message"] as? String).map(bounded) ?? "HTTP \(status) from provider"
         if status == 429 || status >= 500 { return .retry(code: code, text: text) }
         let reason: String =
             switch code {
@@ -181,4 +184,11 @@ enum DeliveryOutcome: Equatable, Sendable {
             }
         return .failed(code: code, text: text, reason: reason)
     }
+}
+
+/// A provider's error text as stored on a message: control characters dropped, at most 300 characters.
+func bounded(_ text: String) -> String {
+    let scalars = text.unicodeScalars.filter { !CharacterSet.controlCharacters.contains($0) }
+    let clean = String(String.UnicodeScalarView(scalars))
+    return clean.count <= 300 ? clean : String(clean.prefix(299)) + "…"
 }

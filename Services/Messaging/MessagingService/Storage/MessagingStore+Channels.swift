@@ -17,39 +17,42 @@ struct StoredChannel: Sendable {
 extension MessagingStore {
     private static let columns = "id, org_id, kind, settings, secrets, status, created_at, updated_at"
 
-    private static func stored(_ row: Row) -> StoredChannel {
+    private func stored(_ row: Row) throws -> StoredChannel {
         func decode(_ text: String) -> [ChannelSetting: String] {
             let raw = (try? JSONDecoder().decode([String: String].self, from: Data(text.utf8))) ?? [:]
             return Dictionary(uniqueKeysWithValues: raw.compactMap { key, value in
                 ChannelSetting(rawValue: key).map { ($0, value) }
             })
         }
-        let secrets = decode(row[4])
+        let id: String = row[0]
+        let sealed: String = row[4]
+        let secrets = decode(SecretsBox.isSealed(sealed) ? try box.open(sealed, channelID: id) : sealed)
         return StoredChannel(
             channel: Channel(
-                id: row[0], orgID: row[1], kind: ChannelKind(rawValue: row[2]) ?? .sandbox, settings: decode(row[3]),
+                id: id, orgID: row[1], kind: ChannelKind(rawValue: row[2]) ?? .sandbox, settings: decode(row[3]),
                 secretsSet: Set(secrets.keys), status: row[5], createdAt: row[6], updatedAt: row[7]),
             secrets: secrets)
     }
 
-    private static func encode(_ values: [ChannelSetting: String]) -> String {
+    static func encode(_ values: [ChannelSetting: String]) -> String {
         let raw = Dictionary(uniqueKeysWithValues: values.map { ($0.key.rawValue, $0.value) })
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         return String(decoding: (try? encoder.encode(raw)) ?? Data("{}".utf8), as: UTF8.self)
     }
 
-    private static func save(_ db: Database, _ stored: StoredChannel) throws {
+    private func save(_ db: Database, _ stored: StoredChannel) throws {
         let channel = stored.channel
         do {
             try db.execute(
                 sql: """
-                    INSERT INTO channel (\(columns), phone_number_id) VALUES (?,?,?,?,?,?,?,?,?)
+                    INSERT INTO channel (\(Self.columns), phone_number_id) VALUES (?,?,?,?,?,?,?,?,?)
                     ON CONFLICT(id) DO UPDATE SET settings = excluded.settings, secrets = excluded.secrets,
                     status = excluded.status, updated_at = excluded.updated_at, phone_number_id = excluded.phone_number_id
                     """,
                 arguments: [
-                    channel.id, channel.orgID, channel.kind.rawValue, encode(channel.settings), encode(stored.secrets),
+                    channel.id, channel.orgID, channel.kind.rawValue, Self.encode(channel.settings),
+                    try box.seal(Self.encode(stored.secrets), channelID: channel.id),
                     channel.status, channel.createdAt, channel.updatedAt,
                     channel.kind == .whatsappCloud ? channel.settings[.phoneNumberID] : nil,
                 ])
@@ -66,43 +69,57 @@ extension MessagingStore {
         guard kind != .sandbox else {
             throw ServiceFailure.invalid("invalid_kind", "the sandbox channel exists in every organisation", field: "kind")
         }
-        let validated = try ChannelRules.validate(kind: kind, settings: settings, existing: [:])
+        let validated = try ChannelRules.validate(kind: kind, settings: settings, existing: [:], egress: egress)
+        try await checkResolvedURLs(validated)
         let now = Millis.now()
         let stored = StoredChannel(
             channel: Channel(
                 id: Identifier.make(), orgID: orgID, kind: kind, settings: validated.filter { !$0.key.isSecret },
                 secretsSet: Set(validated.keys.filter(\.isSecret)), status: "active", createdAt: now, updatedAt: now),
             secrets: validated.filter { $0.key.isSecret })
-        try await writer.write { db in try Self.save(db, stored) }
+        try await writer.write { db in try self.save(db, stored) }
         return stored.channel
     }
 
     public func updateChannel(orgID: String, id: String, patch: [ChannelSetting: String]) async throws -> Channel {
-        try await writer.write { db in
-            var stored = try Self.find(db, orgID: orgID, id: id)
+        try await checkResolvedURLs(patch.mapValues { $0.trimmingCharacters(in: .whitespacesAndNewlines) })
+        return try await writer.write { db in
+            var stored = try self.find(db, orgID: orgID, id: id)
             var current = stored.channel.settings.merging(stored.secrets) { a, _ in a }
             current.merge(patch) { _, new in new }
-            let validated = try ChannelRules.validate(kind: stored.channel.kind, settings: current, existing: [:])
+            let validated = try ChannelRules.validate(
+                kind: stored.channel.kind, settings: current, existing: [:], egress: self.egress)
             stored.channel.settings = validated.filter { !$0.key.isSecret }
             stored.secrets = validated.filter { $0.key.isSecret }
             stored.channel.secretsSet = Set(stored.secrets.keys)
             if patch[.accessToken] != nil || patch[.authToken] != nil { stored.channel.status = "active" }
             stored.channel.updatedAt = Millis.now()
-            try Self.save(db, stored)
+            try self.save(db, stored)
             return stored.channel
+        }
+    }
+
+    /// Refuses provider base URLs whose host resolves to a private address (unless the operator allows them).
+    private func checkResolvedURLs(_ settings: [ChannelSetting: String]) async throws {
+        for setting in [ChannelSetting.graphAPIBaseURL, .apiBaseURL] {
+            guard let url = settings[setting], !url.isEmpty, let refusal = await egress.refusalResolving(url) else {
+                continue
+            }
+            throw ServiceFailure.invalid(
+                "provider_url_not_allowed", "\(setting.rawValue) \(refusal)", field: setting.rawValue)
         }
     }
 
     public func deleteChannel(orgID: String, id: String) async throws {
         try await writer.write { db in
-            let stored = try Self.find(db, orgID: orgID, id: id)
+            let stored = try self.find(db, orgID: orgID, id: id)
             guard stored.channel.kind != .sandbox else { throw MessagingFailure.sandboxChannel }
             try db.execute(sql: "DELETE FROM channel WHERE id = ?", arguments: [id])
         }
     }
 
     public func channel(orgID: String, id: String) async throws -> Channel {
-        try await writer.read { db in try Self.find(db, orgID: orgID, id: id).channel }
+        try await writer.read { db in try self.find(db, orgID: orgID, id: id).channel }
     }
 
     /// The org's channels, oldest first, after making sure its sandbox channel exists.
@@ -112,7 +129,7 @@ extension MessagingStore {
             try Row.fetchAll(
                 db, sql: "SELECT \(Self.columns) FROM channel WHERE org_id = ? ORDER BY kind != 'sandbox', id",
                 arguments: [orgID])
-                .map { Self.stored($0).channel }
+                .map { try self.stored($0).channel }
         }
     }
 
@@ -123,7 +140,7 @@ extension MessagingStore {
         if let existing = try await writer.read({ db in
             try Row.fetchOne(
                 db, sql: "SELECT \(Self.columns) FROM channel WHERE org_id = ? AND kind = 'sandbox'", arguments: [orgID]
-            ).map { Self.stored($0).channel }
+            ).map { try self.stored($0).channel }
         }) {
             return existing
         }
@@ -131,7 +148,7 @@ extension MessagingStore {
             if let row = try Row.fetchOne(
                 db, sql: "SELECT \(Self.columns) FROM channel WHERE org_id = ? AND kind = 'sandbox'", arguments: [orgID])
             {
-                return Self.stored(row).channel
+                return try self.stored(row).channel
             }
             let now = Millis.now()
             let stored = StoredChannel(
@@ -139,22 +156,22 @@ extension MessagingStore {
                     id: Identifier.make(), orgID: orgID, kind: .sandbox, settings: [.name: "Sandbox"], secretsSet: [],
                     status: "active", createdAt: now, updatedAt: now),
                 secrets: [:])
-            try Self.save(db, stored)
+            try self.save(db, stored)
             return stored.channel
         }
     }
 
-    static func find(_ db: Database, orgID: String, id: String) throws -> StoredChannel {
+    func find(_ db: Database, orgID: String, id: String) throws -> StoredChannel {
         guard
             let row = try Row.fetchOne(
-                db, sql: "SELECT \(columns) FROM channel WHERE id = ? AND org_id = ?", arguments: [id, orgID])
+                db, sql: "SELECT \(Self.columns) FROM channel WHERE id = ? AND org_id = ?", arguments: [id, orgID])
         else { throw MessagingFailure.channelNotFound }
-        return stored(row)
+        return try stored(row)
     }
 
     /// A stored channel of the org (secrets included, for the provider call).
     func storedChannel(orgID: String, id: String) async throws -> StoredChannel {
-        try await writer.read { db in try Self.find(db, orgID: orgID, id: id) }
+        try await writer.read { db in try self.find(db, orgID: orgID, id: id) }
     }
 
     /// The org's channels with their secrets, oldest first (the sandbox made sure of).
@@ -164,7 +181,7 @@ extension MessagingStore {
             try Row.fetchAll(
                 db, sql: "SELECT \(Self.columns) FROM channel WHERE org_id = ? ORDER BY kind != 'sandbox', id",
                 arguments: [orgID]
-            ).map(Self.stored)
+            ).map(self.stored)
         }
     }
 
@@ -172,7 +189,8 @@ extension MessagingStore {
 
     func channel(id: String) async throws -> StoredChannel? {
         try await writer.read { db in
-            try Row.fetchOne(db, sql: "SELECT \(Self.columns) FROM channel WHERE id = ?", arguments: [id]).map(Self.stored)
+            try Row.fetchOne(db, sql: "SELECT \(Self.columns) FROM channel WHERE id = ?", arguments: [id])
+                .map(self.stored)
         }
     }
 
@@ -183,13 +201,14 @@ extension MessagingStore {
                 db,
                 sql: "SELECT \(Self.columns) FROM channel WHERE phone_number_id IN (\(phoneNumberIDs.map { _ in "?" }.joined(separator: ",")))",
                 arguments: StatementArguments(phoneNumberIDs)
-            ).map(Self.stored)
+            ).map(self.stored)
         }
     }
 
     func whatsappChannels() async throws -> [StoredChannel] {
         try await writer.read { db in
-            try Row.fetchAll(db, sql: "SELECT \(Self.columns) FROM channel WHERE kind = 'whatsapp_cloud'").map(Self.stored)
+            try Row.fetchAll(db, sql: "SELECT \(Self.columns) FROM channel WHERE kind = 'whatsapp_cloud'")
+                .map(self.stored)
         }
     }
 }

@@ -19,7 +19,7 @@ extension MessagingStore {
     }
 
     /// The org's WhatsApp channel a template belongs to (templates exist only there).
-    private static func whatsappChannel(_ db: Database, orgID: String, channelID: String) throws -> StoredChannel {
+    private func whatsappChannel(_ db: Database, orgID: String, channelID: String) throws -> StoredChannel {
         let channel = try find(db, orgID: orgID, id: channelID)
         guard channel.channel.kind == .whatsappCloud || channel.channel.kind == .sandbox else {
             throw ServiceFailure.invalid(
@@ -36,7 +36,7 @@ extension MessagingStore {
             name: name, language: language, category: category, status: status, componentsJSON: componentsJSON)
         let buttons = String(decoding: (try? JSONEncoder().encode(checked.buttons)) ?? Data("[]".utf8), as: UTF8.self)
         return try await writer.write { db in
-            _ = try Self.whatsappChannel(db, orgID: orgID, channelID: channelID)
+            _ = try self.whatsappChannel(db, orgID: orgID, channelID: channelID)
             let template = Template(
                 id: Identifier.make(), orgID: orgID, channelID: channelID, name: checked.name, language: checked.language,
                 category: checked.category, componentsJSON: checked.componentsJSON, status: checked.status,
@@ -61,7 +61,7 @@ extension MessagingStore {
 
     public func templates(orgID: String, channelID: String) async throws -> [Template] {
         try await writer.read { db in
-            _ = try Self.find(db, orgID: orgID, id: channelID)
+            _ = try self.find(db, orgID: orgID, id: channelID)
             return try Row.fetchAll(
                 db,
                 sql: "SELECT \(Self.templateColumns) FROM template WHERE org_id = ? AND channel_id = ? ORDER BY name, language",

@@ -4,18 +4,31 @@ public import GRDB
 public import MessagingKit
 public import ServiceKit
 
-/// The messaging database: channels and the inbound webhook journal.
+/// The messaging database: channels (their secrets sealed by `box`) and the inbound webhook journal.
 public final class MessagingStore: Sendable {
     let writer: any DatabaseWriter
+    let box: SecretsBox
+    /// Where channels' provider base URLs may point.
+    let egress: ProviderEgress
 
-    public init(_ writer: any DatabaseWriter) throws {
+    public init(_ writer: any DatabaseWriter, box: SecretsBox = .random(), egress: ProviderEgress = .unrestricted)
+        throws
+    {
         self.writer = writer
+        self.box = box
+        self.egress = egress
         try MessagingMigrations.migrator.migrate(writer)
     }
 
-    /// `synchronous=FULL`: a journaled webhook survives a power loss, not only a process crash.
-    public static func open(path: String) throws -> MessagingStore {
-        try MessagingStore(SQLiteDatabase.openPool(path: path, migrator: MessagingMigrations.migrator, durable: true))
+    /// `synchronous=FULL`: a journaled webhook survives a power loss, not only a process crash. Plaintext
+    /// secrets of older rows are sealed on open; secrets sealed under another key fail the open.
+    public static func open(path: String, key: SecretsKey, egress: ProviderEgress) throws -> MessagingStore {
+        let store = try MessagingStore(
+            SQLiteDatabase.openPool(path: path, migrator: MessagingMigrations.migrator, durable: true), box: key.box,
+            egress: egress)
+        try store.sealSecrets(key: key)
+        try key.persist()
+        return store
     }
 
     public static func inMemory() throws -> MessagingStore {
