@@ -320,6 +320,8 @@ class Cluster:
             SWITCHBOARD_SEND_RETRY_MAX_MS="400",
             SWITCHBOARD_SEND_MAX_ATTEMPTS="5",
             SWITCHBOARD_SEND_INFLIGHT="8",
+            # event streams: a small ring of recent events, so that resuming from an older id is testable
+            SWITCHBOARD_STREAM_RECENT_EVENTS="300",
         )
         for name in SERVICES:
             env[f"SWITCHBOARD_{name.upper()}_PORT"] = str(self.ports[name])
