@@ -159,7 +159,10 @@ def story(org, s: SSE, steps: int = 3) -> list[dict]:
     s.wait(lambda evs: sum(1 for e in evs if e["data"].get("change") in ("star", "unstar")) >= steps
            and sse_has("conversation.updated", change=want)(evs), timeout=WAIT, what="the story")
     org.story_conv = conv
-    return s.snapshot()
+    events = s.snapshot()
+    for e in events:
+        assert e["id"] and ID_FORMAT.match(e["id"]), f"an id that is not an opaque cursor: {e['id']!r}"
+    return events
 
 
 def view(events: list[dict]) -> list[tuple]:
@@ -212,9 +215,6 @@ def test_many_streams_do_not_stall_other_tenants(cluster):
             key = new_key(big)["key"]
             for _ in range(PER_KEY):
                 streams.append(RawStream(cluster, key))
-        refused = RawStream(cluster, new_key(big)["key"])
-        assert refused.status == 429 and refused.headers.get("retry-after"), (refused.status, refused.headers)
-        refused.close()
         for _ in range(10):
             streams.append(RawStream(cluster, small.key))
         statuses = [s.status for s in streams]
@@ -227,6 +227,10 @@ def test_many_streams_do_not_stall_other_tenants(cluster):
             resp = bystander.get("/conversations", timeout=10)
             assert resp.status_code == 200, resp.text[:300]
             assert time.monotonic() - started < 5.0, "another org's reads slowed down by open streams"
+        # the organisation is at its cap, whichever key asks
+        refused = RawStream(cluster, new_key(big)["key"])
+        assert refused.status == 429 and refused.headers.get("retry-after"), (refused.status, refused.headers)
+        refused.close()
         # and events still flow to a stream opened beside them
         with SSE(cluster, small.key) as s:
             assert s.resp.status_code == 200, s.resp.text[:300]
@@ -289,17 +293,37 @@ def test_revoking_a_key_ends_its_open_streams(cluster, org):
         time.sleep(0.5)
         resp = org.delete(f"/api-keys/{doomed['id']}")
         assert resp.status_code == 204, resp.text[:300]
-        revoked_at = time.monotonic()
-        with s.cond:
-            while not s.done and time.monotonic() - revoked_at < 5.0:
-                s.cond.wait(0.2)
-        assert s.done, "the revoked key's stream still open 5 s after revocation"
+        assert wait_ended(s), "the revoked key's stream still open 5 s after revocation"
         assert not k.done, "another key's stream ended with the revocation"
         _, msg = inbound(org, rand_phone(), "after revocation")
         k.wait(sse_has("message.created", messageId=msg["id"]), timeout=WAIT, what="the kept key's stream")
     again = SSE(cluster, doomed["key"])
     assert_error(again.resp, 401, "unauthorized")
     again.close()
+
+
+def wait_ended(s: SSE, seconds: float = 5.0) -> bool:
+    deadline = time.monotonic() + seconds
+    with s.cond:
+        while not s.done and time.monotonic() < deadline:
+            s.cond.wait(0.2)
+    return s.done
+
+
+def test_removing_an_agent_ends_the_streams_of_keys_acting_as_it(cluster, org):
+    ag = assert_json(org.post("/agents", json={"name": "Gone Soon", "email": f"gone.{time.time_ns()}@example.com",
+                                               "role": "agent"}), 201)
+    key = assert_json(org.post("/api-keys", json={"name": "as agent", "role": "agent", "agentId": ag["id"]}), 201)
+    with SSE(cluster, key["key"]) as s, SSE(cluster, org.key) as admin:
+        assert s.resp.status_code == 200 and admin.resp.status_code == 200
+        time.sleep(0.5)
+        resp = org.delete(f"/agents/{ag['id']}")
+        assert resp.status_code == 204, resp.text[:300]
+        assert wait_ended(s), "the removed agent's stream still open 5 s after removal"
+        assert not admin.done, "another key's stream ended with the agent"
+    # the key itself keeps working, now without the agent
+    with SSE(cluster, key["key"]) as again:
+        assert again.resp.status_code == 200, again.resp.text[:300]
 
 
 # ---------------------------------------------------------------------------------------------------------

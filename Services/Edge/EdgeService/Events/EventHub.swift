@@ -76,7 +76,8 @@ public final class EventHub: Service, Sendable {
             }
             state.nextID += 1
             let client = EventStreamClient(
-                id: state.nextID, orgID: orgID, keyID: keyID, agentID: agentID, limit: limits.clientBufferBytes)
+                id: state.nextID, orgID: orgID, keyID: keyID, agentID: agentID, limit: limits.clientBufferBytes,
+                after: after ?? -1)
             if state.stopped {
                 client.end(.finished)
                 return (client, nil)

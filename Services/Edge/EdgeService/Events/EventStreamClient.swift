@@ -57,7 +57,8 @@ final class EventStreamClient: Sendable {
         var lastSequence: Int64 = -1
     }
 
-    init(id: Int, orgID: String, keyID: String, agentID: String?, limit: Int) {
+    /// - Parameter after: the sequence the browser has seen (its `Last-Event-ID`; -1: none).
+    init(id: Int, orgID: String, keyID: String, agentID: String?, limit: Int, after: Int64 = -1) {
         self.id = id
         self.orgID = orgID
         self.keyID = keyID
@@ -65,6 +66,7 @@ final class EventStreamClient: Sendable {
         self.limit = limit
         (chunks, output) = AsyncStream.makeStream(of: ByteBuffer.self)
         (cuts, cut) = AsyncStream.makeStream(of: Never.self)
+        state.withLock { $0.lastSequence = after }
     }
 
     var ending: Ending? { state.withLock { $0.ending } }
