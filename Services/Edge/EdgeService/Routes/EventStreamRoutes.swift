@@ -53,8 +53,9 @@ struct EventStreamRoutes {
             return response
         }
         let (client, replayFrom) = opened
+        let lease = StreamLease(hub: hub, client: client)
         let body = ResponseBody { writer in
-            defer { hub.remove(client) }
+            defer { lease.end() }
             try await writer.write(ByteBuffer(string: "retry: 2000\n: connected\n\n"))
             let output = WriterBox(writer)
             // Edge shutting down ends the stream (the browser reconnects to the next edge with Last-Event-ID).
@@ -123,6 +124,22 @@ struct EventStreamRoutes {
         }
         return ByteBuffer(string: "id: \(id)\nevent: \(name)\ndata: \(data)\n\n")
     }
+}
+
+/// A stream's place in the hub, given back when the response body ends, or when the response is dropped without
+/// its body ever running (the connection gone before the head was written), so that no cap slot leaks.
+final class StreamLease: Sendable {
+    let hub: EventHub
+    let client: EventStreamClient
+
+    init(hub: EventHub, client: EventStreamClient) {
+        self.hub = hub
+        self.client = client
+    }
+
+    func end() { hub.remove(client) }
+
+    deinit { hub.remove(client) }
 }
 
 /// The response writer, handed to the task that writes so that a cut-off can cancel a write blocked on a browser
