@@ -329,6 +329,8 @@ class Cluster:
             SWITCHBOARD_PROVIDER_URL_ALLOWLIST=(
                 "https://graph.facebook.com,https://api.twilio.com,http://127.0.0.1,https://graph.example.test"),
             SWITCHBOARD_ALLOW_PRIVATE_PROVIDER_URLS="true",
+            # event streams: a small ring of recent events, so that resuming from an older id is testable
+            SWITCHBOARD_STREAM_RECENT_EVENTS="300",
         )
         for name in SERVICES:
             env[f"SWITCHBOARD_{name.upper()}_PORT"] = str(self.ports[name])

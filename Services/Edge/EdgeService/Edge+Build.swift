@@ -32,16 +32,19 @@ public func buildEdgeApplication(
     var publicURL = config.string("SWITCHBOARD_PUBLIC_URL", default: "http://\(host):\(port)")
     while publicURL.hasSuffix("/") { publicURL.removeLast() }
     let uploads = try ImportUploads.make(config: config, dataDirectory: common.dataDirectory)
+    let events = EventHub(
+        conversations: ConversationsClient(connections.conversations, caller: RPCCaller(token: common.internalToken)),
+        idSecret: try await store.eventStreamIDSecret(), limits: try EventStreamLimits(config: config), logger: logger)
     let router = buildEdgeRouter(
         connections: connections, store: store, token: common.internalToken, operatorKeyHash: operatorKeyHash,
-        prometheus: prometheus, logger: logger, publicURL: publicURL, limits: limits, uploads: uploads)
+        prometheus: prometheus, logger: logger, publicURL: publicURL, limits: limits, uploads: uploads, events: events)
     return Application(
         router: router,
         server: deadlines.server,
         configuration: .init(
             address: .hostname(host, port: port),
             serverName: "switchboard-edge"),
-        services: [connections],
+        services: [connections, events],
         logger: logger)
 }
 
@@ -49,9 +52,13 @@ public func buildEdgeApplication(
 public func buildEdgeRouter(
     connections: ServiceConnections, store: EdgeStore, token: String, operatorKeyHash: String,
     prometheus: PrometheusCollectorRegistry?, logger: Logger, publicURL: String = "http://127.0.0.1:8080",
-    limits: RequestLimits = .unlimited, uploads: ImportUploads = ImportUploads()
+    limits: RequestLimits = .unlimited, uploads: ImportUploads = ImportUploads(), events: EventHub? = nil
 ) -> Router<EdgeRequestContext> {
     let caller = RPCCaller(token: token)
+    // Without a running hub (router tests) event streams open but carry no events.
+    let events = events ?? EventHub(
+        conversations: ConversationsClient(connections.conversations, caller: caller),
+        idSecret: EventStreamIDs.newSecret(), limits: EventStreamLimits(), logger: logger)
     let contacts = ContactsClient(connections.contacts, caller: caller)
     let messaging = MessagingClient(connections.messaging, caller: caller)
     let deps = EdgeDependencies(
@@ -59,7 +66,7 @@ public func buildEdgeRouter(
         webhooks: Batcher(maxWeight: WebhookRoutes.maxBatchBytes, weight: WebhookRoutes.weight) { webhooks throws(ServiceFailure) in
             try await messaging.ingestWebhooks(webhooks)
         },
-        conversations: ConversationsClient(connections.conversations, caller: caller),
+        conversations: ConversationsClient(connections.conversations, caller: caller), events: events,
         analytics: AnalyticsClient(connections.analytics, caller: caller), store: store,
         authenticator: APIKeyAuthenticator(store: store),
         health: connections.all.map { ($0.0, HealthClient($0.1)) }, publicURL: publicURL, logger: logger)

@@ -86,10 +86,12 @@ struct AccountRoutes {
 
     @Sendable func revoke(_ request: Request, _ context: EdgeRequestContext) async throws -> Response {
         let caller = try requireAdmin(context)
-        guard try await deps.store.revokeKey(orgID: caller.orgID, id: try context.id(notFound: "api_key")) else {
+        let id = try context.id(notFound: "api_key")
+        guard try await deps.store.revokeKey(orgID: caller.orgID, id: id) else {
             throw APIError.notFound("api_key")
         }
         deps.authenticator.invalidate()
+        deps.events.closeStreams(ofKey: id)
         return .noContent()
     }
 

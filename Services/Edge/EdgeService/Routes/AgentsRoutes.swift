@@ -94,7 +94,10 @@ struct AgentsRoutes {
 
     @Sendable func delete(_ request: Request, _ context: EdgeRequestContext) async throws -> Response {
         let caller = try context.requireAdmin()
-        try await deps.store.deleteAgent(orgID: caller.orgID, id: try context.id(notFound: "agent"))
+        let id = try context.id(notFound: "agent")
+        try await deps.store.deleteAgent(orgID: caller.orgID, id: id)
+        // Its keys keep working without the agent: their streams reconnect as such.
+        deps.events.closeStreams(ofAgent: id)
         return .noContent()
     }
 }

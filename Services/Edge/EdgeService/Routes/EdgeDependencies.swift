@@ -12,6 +12,8 @@ struct EdgeDependencies: Sendable {
     /// Webhooks, folded into one `IngestWebhooks` call while one is in flight.
     let webhooks: Batcher<MessagingClient<ServiceTransport>.Webhook, String>
     let conversations: ConversationsClient<ServiceTransport>
+    /// The one follower of the conversations log behind every `GET /events/stream`.
+    let events: EventHub
     let analytics: AnalyticsClient<ServiceTransport>
     let store: EdgeStore
     let authenticator: APIKeyAuthenticator

@@ -8,9 +8,9 @@ import SwitchboardClient
 import SwitchboardProtos
 
 /// `GET /api/whatsapp-api/events/stream`: Server-Sent Events for the console, from the conversations event log
-/// (docs/events.md). Each connection follows the log for the caller's organisation from its `Last-Event-ID` (a
-/// log sequence) or from now; when the log's service goes away the stream ends and the browser reconnects with the
-/// last id it saw, so nothing is missed.
+/// (docs/events.md), served by the process's `EventHub`. `id:` is an opaque cursor (`EventStreamIDs`); a browser
+/// resumes from its `Last-Event-ID`. Capped per key and per organisation (429 `too_many_streams`); a browser that
+/// falls too far behind, or whose key is revoked, is cut off; edge shutting down ends every stream.
 struct EventStreamRoutes {
     let deps: EdgeDependencies
 
@@ -21,61 +21,51 @@ struct EventStreamRoutes {
                 .get, "\(p)/events/stream", "eventStream",
                 "Live updates (text/event-stream): conversation.updated, message.created, message.status",
                 tag: "Conversations",
-                query: [("access_token", "the API key, for clients that cannot send headers (EventSource)", false)],
-                response: "event-stream", errors: [400]), on: group, prefix: p, stream)
+                query: [
+                    ("access_token", "the API key, for clients that cannot send headers (EventSource)", false),
+                    ("lastEventId", "resume after this event id (as the Last-Event-ID header)", false),
+                ],
+                response: "event-stream", errors: [400, 429]), on: group, prefix: p, stream)
     }
 
     static let lastEventID = HTTPField.Name("Last-Event-ID")!
 
     @Sendable func stream(_ request: Request, _ context: EdgeRequestContext) async throws -> Response {
         let caller = try context.requireCaller()
-        var after: Int64 = -1
+        let hub = deps.events
+        var after: Int64?
         if let raw = request.headers[Self.lastEventID] ?? request.query("lastEventId") {
-            guard let sequence = Int64(raw.trimmingCharacters(in: .whitespaces)), sequence >= 0 else {
+            guard let sequence = hub.ids.sequence(id: raw, orgID: caller.orgID) else {
                 throw APIError(.badRequest, "invalid_last_event_id", "Last-Event-ID must be an id this stream sent")
             }
             after = sequence
         }
-        let conversations = deps.conversations
-        let orgID = caller.orgID
-        let start = after
+        let opened: (client: EventStreamClient, replayFrom: Int64?)
+        do {
+            opened = try hub.open(orgID: caller.orgID, keyID: caller.keyID, agentID: caller.agentID, after: after)
+        } catch {
+            var response = APIError(
+                .tooManyRequests, "too_many_streams",
+                "at most \(error.limit) event streams may be open per \(error.scope); close one or retry later",
+                details: [("scope", .string(error.scope)), ("limit", .int(Int64(error.limit)))]
+            ).response(requestID: nil)
+            response.headers[.retryAfter] = String(hub.limits.retryAfterSeconds)
+            return response
+        }
+        let (client, replayFrom) = opened
+        let lease = StreamLease(hub: hub, client: client)
         let body = ResponseBody { writer in
-            let (lines, continuation) = AsyncStream.makeStream(of: ByteBuffer.self, bufferingPolicy: .bufferingNewest(10_000))
-            let pump = Task {
-                await withTaskGroup(of: Void.self) { group in
-                    group.addTask {
-                        try? await conversations.subscribe(after: start, orgID: orgID) { batch in
-                            var buffer = ByteBuffer()
-                            for event in batch.events { Self.write(event, to: &buffer) }
-                            if buffer.readableBytes > 0 { continuation.yield(buffer) }
-                        }
-                    }
-                    group.addTask {
-                        while !Task.isCancelled {
-                            try? await Task.sleep(for: .seconds(15))
-                            continuation.yield(ByteBuffer(string: ": keep-alive\n\n"))
-                        }
-                    }
-                    await group.next()
-                    group.cancelAll()
-                }
-                continuation.finish()
+            defer { lease.end() }
+            try await writer.write(ByteBuffer(string: "retry: 2000\n: connected\n\n"))
+            let output = WriterBox(writer)
+            // Edge shutting down ends the stream (the browser reconnects to the next edge with Last-Event-ID).
+            try await withGracefulShutdownHandler {
+                try await Self.pump(client, replayFrom: replayFrom, hub: hub, to: output)
+            } onGracefulShutdown: {
+                client.end(.finished)
             }
-            continuation.onTermination = { _ in pump.cancel() }
-            do {
-                // Edge shutting down ends the stream (the browser reconnects to the next edge with Last-Event-ID).
-                try await withGracefulShutdownHandler {
-                    try await writer.write(ByteBuffer(string: "retry: 2000\n: connected\n\n"))
-                    for await buffer in lines { try await writer.write(buffer) }
-                } onGracefulShutdown: {
-                    continuation.finish()
-                }
-                pump.cancel()
-                try await writer.finish(nil)
-            } catch {
-                pump.cancel()
-                throw error
-            }
+            writer = output.writer
+            try await writer.finish(nil)
         }
         return Response(
             status: .ok,
@@ -83,15 +73,47 @@ struct EventStreamRoutes {
             body: body)
     }
 
-    /// One event in the SSE format, or nothing for an event the console does not follow.
-    static func write(_ event: Switchboard_Common_V1_Event, to buffer: inout ByteBuffer) {
-        let name: String
-        switch event.type {
-        case "message.received", "message.sent": name = "message.created"
-        case "message.status": name = "message.status"
-        case let type where type.hasPrefix("conversation."): name = "conversation.updated"
-        default: return
+    /// Writes what the hub queues for `client` until it ends; throws (closing the connection at once) when the
+    /// client is cut off, cancelling a write that a browser which stopped reading would block forever.
+    static func pump(_ client: EventStreamClient, replayFrom: Int64?, hub: EventHub, to output: WriterBox) async throws {
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                for await chunk in client.chunks {
+                    client.sent(chunk)
+                    try await output.writer.write(chunk)
+                }
+                return true
+            }
+            group.addTask {
+                for await _ in client.cuts {}
+                if client.ending == .tooSlow || client.ending == .revoked { throw CancellationError() }
+                return false
+            }
+            if let replayFrom {
+                group.addTask {
+                    await hub.catchUp(client, after: replayFrom)
+                    return false
+                }
+            }
+            while let done = try await group.next() {
+                if done { break }
+            }
+            group.cancelAll()
         }
+    }
+
+    /// The console's name for an event type; nil for an event the console does not follow.
+    static func eventName(_ type: String) -> String? {
+        switch type {
+        case "message.received", "message.sent": "message.created"
+        case "message.status": "message.status"
+        case let type where type.hasPrefix("conversation."): "conversation.updated"
+        default: nil
+        }
+    }
+
+    /// One event in the SSE format.
+    static func render(_ event: Switchboard_Common_V1_Event, name: String, id: String) -> ByteBuffer {
         var data = "{\"type\":" + EventPayload.quoted(event.type) + ",\"at\":"
             + EventPayload.quoted(RFC3339.string(millis: event.occurredAt.millis))
         let payload = event.payloadJson.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -100,6 +122,32 @@ struct EventStreamRoutes {
         } else {
             data += "}"
         }
-        buffer.writeString("id: \(event.sequence)\nevent: \(name)\ndata: \(data)\n\n")
+        return ByteBuffer(string: "id: \(id)\nevent: \(name)\ndata: \(data)\n\n")
+    }
+}
+
+/// A stream's place in the hub, given back when the response body ends, or when the response is dropped without
+/// its body ever running (the connection gone before the head was written), so that no cap slot leaks.
+final class StreamLease: Sendable {
+    let hub: EventHub
+    let client: EventStreamClient
+
+    init(hub: EventHub, client: EventStreamClient) {
+        self.hub = hub
+        self.client = client
+    }
+
+    func end() { hub.remove(client) }
+
+    deinit { hub.remove(client) }
+}
+
+/// The response writer, handed to the task that writes so that a cut-off can cancel a write blocked on a browser
+/// that stopped reading. Only one task uses it at a time: the writing task while it runs, the handler after.
+final class WriterBox: @unchecked Sendable {
+    var writer: any ResponseBodyWriter
+
+    init(_ writer: any ResponseBodyWriter) {
+        self.writer = writer
     }
 }
