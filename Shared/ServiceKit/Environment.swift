@@ -32,7 +32,11 @@ public struct ConfigReader: Sendable {
     }
 }
 
-public struct ConfigError: Error, CustomStringConvertible {
+/// A setting the process cannot run with: restarting would fail the same way, so executables exit with
+/// `ProcessRunner.configurationExitCode` and the launcher stops instead of restarting them.
+public protocol ConfigurationProblem: Error {}
+
+public struct ConfigError: ConfigurationProblem, CustomStringConvertible {
     public var key: String
     public var value: String
     public var expected: String

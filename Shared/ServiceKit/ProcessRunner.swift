@@ -13,6 +13,14 @@ public enum ProcessRunner {
         _ = NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
     }
 
+    /// EX_CONFIG (sysexits.h): the exit status of a process stopped by a `ConfigurationProblem`.
+    public static let configurationExitCode: Int32 = 78
+
+    /// The status to exit with after `error` stopped the process.
+    public static func exitCode(for error: any Error) -> Int32 {
+        error is any ConfigurationProblem ? configurationExitCode : 1
+    }
+
     /// Bootstraps swift-log once per process (executables only, never libraries or tests).
     public static func bootstrapLogging(level: String) {
         let level = Logger.Level(rawValue: level.lowercased()) ?? .info

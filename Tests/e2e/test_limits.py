@@ -266,3 +266,31 @@ def test_edge_refuses_to_start_with_a_weak_configured_key(variable, value):
         assert value not in text, "the key itself must not be printed"
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def test_the_launcher_stops_instead_of_restarting_edge_with_a_weak_key():
+    """A configuration edge refuses (exit status 78) stops the whole system with that status and the reason, instead
+    of a restart loop repeating the message for ever."""
+    workdir = Path(tempfile.mkdtemp(prefix="switchboard-weak-key-"))
+    try:
+        env = dict(os.environ)
+        ports = free_ports(5)
+        env.update(
+            SWITCHBOARD_DATA_DIR=str(workdir / "data"), SWITCHBOARD_HTTP_PORT=str(ports[0]),
+            SWITCHBOARD_CONTACTS_PORT=str(ports[1]), SWITCHBOARD_CONVERSATIONS_PORT=str(ports[2]),
+            SWITCHBOARD_MESSAGING_PORT=str(ports[3]), SWITCHBOARD_ANALYTICS_PORT=str(ports[4]),
+            SWITCHBOARD_BIN_DIR=str(find_bin_dir()), SWITCHBOARD_OPERATOR_KEY="too-short",
+        )
+        env.pop("SWITCHBOARD_BOOTSTRAP_API_KEY", None)
+        try:
+            out = subprocess.run([str(find_bin_dir() / "switchboard")], env=env, cwd=workdir,
+                                 stdin=subprocess.DEVNULL, capture_output=True, timeout=90)
+        except subprocess.TimeoutExpired:
+            pytest.fail("the launcher kept restarting edge with a weak SWITCHBOARD_OPERATOR_KEY")
+        text = (out.stdout + out.stderr).decode(errors="replace")
+        assert out.returncode == 78, (out.returncode, text[-2000:])
+        assert "SWITCHBOARD_OPERATOR_KEY is too weak" in text, text[-2000:]
+        assert "cannot run with this configuration" in text, text[-2000:]
+        assert "restarting" not in text, text[-2000:]
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)

@@ -12,5 +12,5 @@ do {
     try await ProcessRunner.run(try makeAnalyticsServices(config: config, logger: logger), logger: logger)
 } catch {
     logger.critical("analytics stopped: \(error)")
-    exit(1)
+    exit(ProcessRunner.exitCode(for: error))
 }

@@ -12,5 +12,5 @@ do {
     try await ProcessRunner.run(try makeConversationsServices(config: config, logger: logger), logger: logger)
 } catch {
     logger.critical("conversations stopped: \(error)")
-    exit(1)
+    exit(ProcessRunner.exitCode(for: error))
 }

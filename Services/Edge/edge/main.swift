@@ -19,5 +19,5 @@ do {
     try await ProcessRunner.run([app], logger: logger)
 } catch {
     logger.critical("edge stopped: \(error)")
-    exit(1)
+    exit(ProcessRunner.exitCode(for: error))
 }

@@ -23,7 +23,12 @@ actor Supervisor {
 
     private let config: LauncherConfig
     private var children: [String: Child] = [:]
+    /// EX_CONFIG, what the executables exit with when their configuration is unusable (`ProcessRunner`).
+    static let configurationExitCode: Int32 = 78
+
     private var stopping = false
+    /// A child refused its configuration: the launcher exits with `configurationExitCode` after stopping.
+    private(set) var failed = false
     private var stopped = false
     private var stopWaiters: [CheckedContinuation<Void, Never>] = []
 
@@ -101,6 +106,11 @@ actor Supervisor {
         children[name] = child
         if stopping {
             Console.say("\(name) exited (\(status))")
+        } else if case .exited(Self.configurationExitCode) = status {
+            // The child refused its configuration (its message is above): a restart would fail the same way.
+            Console.say("\(name) cannot run with this configuration (see above); stopping")
+            failed = true
+            Task { await self.stop(signal: SIGTERM) }
         } else {
             scheduleRestart(name, reason: "exited (\(status))")
         }

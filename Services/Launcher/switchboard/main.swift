@@ -8,4 +8,4 @@ do { config = try LauncherConfig.fromEnvironment() } catch { Console.fail("\(err
 let supervisor = Supervisor(config: config)
 let signals = SignalTrap { signo in Task { await supervisor.stop(signal: signo) } }
 await supervisor.run()
-exit(0)
+exit(await supervisor.failed ? Supervisor.configurationExitCode : 0)

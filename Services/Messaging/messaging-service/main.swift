@@ -12,5 +12,5 @@ do {
     try await ProcessRunner.run(try makeMessagingServices(config: config, logger: logger), logger: logger)
 } catch {
     logger.critical("messaging stopped: \(error)")
-    exit(1)
+    exit(ProcessRunner.exitCode(for: error))
 }

@@ -1,3 +1,5 @@
+public import ServiceKit
+
 /// The minimum strength of a key an operator configures (`SWITCHBOARD_OPERATOR_KEY`,
 /// `SWITCHBOARD_BOOTSTRAP_API_KEY`): edge refuses to start with a weaker one.
 ///
@@ -35,7 +37,7 @@ public enum ConfiguredKeyStrength {
 }
 
 /// A configured key below ``ConfiguredKeyStrength``; its text names the variable, never the value.
-public struct WeakKeyError: Error, CustomStringConvertible {
+public struct WeakKeyError: ConfigurationProblem, CustomStringConvertible {
     public var variable: String
     public var weakness: String
     public var description: String {

@@ -1,5 +1,6 @@
 import Foundation
 public import ServiceKit
+import Synchronization
 
 /// Where provider calls may go, an operator decision: the provider origins a channel's base URL may name
 /// (SWITCHBOARD_PROVIDER_URL_ALLOWLIST) and whether they may reach private, loopback or link-local addresses
@@ -18,6 +19,8 @@ public struct ProviderEgress: Sendable {
     /// Nil: any host (`*`); the private-address rule still applies.
     let origins: [Origin]?
     let allowPrivate: Bool
+    /// What each host resolved to lately: a send does not pay a DNS lookup each (1,000 sends/s on one number).
+    private let resolved = ResolutionCache()
 
     init(origins: [Origin]?, allowPrivate: Bool) {
         self.origins = origins
@@ -80,13 +83,44 @@ public struct ProviderEgress: Sendable {
         if let refusal = refusal(of: url) { return refusal }
         guard !allowPrivate, let host = Self.origin(of: url)?.host, PrivateAddress.isPrivate(literal: host) == nil
         else { return nil }
+        if let verdict = resolved.verdict(for: host) { return verdict.refusal }
         let addresses = await withCheckedContinuation { continuation in
             DispatchQueue.global().async { continuation.resume(returning: try? PrivateAddress.resolve(host)) }
         }
+        var refusal: String?
         if let blocked = addresses?.first(where: \.isPrivate) {
-            return "\(host) resolves to \(blocked.address), a private, loopback or link-local address "
+            refusal = "\(host) resolves to \(blocked.address), a private, loopback or link-local address "
                 + "(SWITCHBOARD_ALLOW_PRIVATE_PROVIDER_URLS)"
         }
-        return nil
+        if addresses != nil { resolved.remember(host, refusal: refusal) }
+        return refusal
+    }
+}
+
+/// Recent resolution verdicts per host, kept `ttl` (a DNS answer's usual lifetime is longer; a changed answer is
+/// seen within it).
+final class ResolutionCache: Sendable {
+    struct Verdict: Sendable {
+        var refusal: String?
+        var until: ContinuousClock.Instant
+    }
+
+    static let ttl: Duration = .seconds(30)
+    private let verdicts = Mutex<[String: Verdict]>([:])
+
+    func verdict(for host: String) -> Verdict? {
+        let now = ContinuousClock.now
+        return verdicts.withLock { verdicts in
+            guard let verdict = verdicts[host], verdict.until > now else { return nil }
+            return verdict
+        }
+    }
+
+    func remember(_ host: String, refusal: String?) {
+        let verdict = Verdict(refusal: refusal, until: .now + Self.ttl)
+        verdicts.withLock { verdicts in
+            if verdicts.count > 1_000 { verdicts.removeAll() }
+            verdicts[host] = verdict
+        }
     }
 }

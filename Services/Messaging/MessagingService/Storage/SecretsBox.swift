@@ -35,7 +35,7 @@ public struct SecretsBox: Sendable {
 }
 
 /// A sealed secret that does not open: the key is not the one it was sealed with.
-public enum SecretsError: Error, CustomStringConvertible {
+public enum SecretsError: ConfigurationProblem, CustomStringConvertible {
     case unreadable(channelID: String)
     case wrongKey(source: String, channels: Int)
     case badKey(String)
