@@ -1,0 +1,34 @@
+/// The schema of each query and path parameter by name. A name means the same thing on every route
+/// (`limit` is always a page size of 1–200, `optedIn` always true or false), so the rule lives here once
+/// instead of in every RouteSpec; names not listed are free strings.
+enum OpenAPIParameters {
+    typealias F = OpenAPIFields
+
+    static let flags: Set<String> = ["optedIn", "starred", "archived", "unread", "deleted", "upsert"]
+
+    static func query(_ name: String, repeated: Bool) -> JSONValue {
+        let one: JSONValue
+        switch name {
+        case "limit": one = F.integer(min: 1, max: 200)
+        case _ where flags.contains(name): one = OpenAPISchemas.boolean
+        case "from", "to": one = F.day
+        case "channel": one = OpenAPISchemas.enumeration(["whatsapp", "sms"])
+        case "format": one = OpenAPISchemas.enumeration(["csv", "json"])
+        case "status": one = OpenAPISchemas.enumeration(["OPEN", "ASSIGNED", "RESOLVED", "BOT_ACTIVE", "AI_ACTIVE"])
+        case "kind":
+            one = OpenAPISchemas.enumeration([
+                "message", "conversation", "consent", "tags", "contact", "import", "csat", "attribution",
+            ])
+        case "tag": one = F.tag
+        default: one = OpenAPISchemas.string()
+        }
+        return repeated ? OpenAPISchemas.array(one) : one
+    }
+
+    static func path(_ name: String) -> JSONValue {
+        switch name {
+        case "tag": F.tag
+        default: OpenAPISchemas.string()
+        }
+    }
+}
