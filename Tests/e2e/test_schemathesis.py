@@ -29,8 +29,8 @@ RUN_TIMEOUT = 600.0
 EXCLUDED_OPERATION_IDS = {"revokeApiKey"}
 
 # (regular expression for "METHOD /path", check, the `error.code` of the answer or a fragment of the answer or
-# of schemathesis' message): why it is accepted. A failure is accepted only when all three match, so each exception covers one
-# known rule and nothing else.
+# of schemathesis' message): why it is accepted. A failure is accepted only when all three match, so each
+# exception covers one known rule and nothing else. The same list is in docs/rest-api.md.
 KNOWN_EXCEPTIONS: dict[tuple[str, str, str], str] = {
     (r"GET .*", "positive_data_acceptance", "invalid_cursor"):
         "a cursor is an opaque token the server handed out; a made-up one is refused (400)",

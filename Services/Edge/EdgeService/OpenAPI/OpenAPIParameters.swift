@@ -13,7 +13,6 @@ enum OpenAPIParameters {
         case _ where flags.contains(name): one = OpenAPISchemas.boolean
         case "from", "to": one = F.day
         case "channel": one = OpenAPISchemas.enumeration(["whatsapp", "sms"])
-        case "format": one = OpenAPISchemas.enumeration(["csv", "json"])
         case "status": one = OpenAPISchemas.enumeration(["OPEN", "ASSIGNED", "RESOLVED", "BOT_ACTIVE", "AI_ACTIVE"])
         case "kind":
             one = OpenAPISchemas.enumeration([

@@ -67,8 +67,10 @@ extension OpenAPISchemas {
             (
                 "CsatSettingsInput",
                 object([
-                    ("enabled", boolean), ("question", string()), ("templateName", string(nullable: true)),
-                    ("templateLanguage", string()), ("cooldownHours", F.integer(min: 0, max: 720)),
+                    ("enabled", boolean), ("question", F.required(max: 1024)),
+                    ("templateName", F.text(max: 512, pattern: "^[a-z0-9_]*$", nullable: true, "empty or null: none")),
+                    ("templateLanguage", F.text(pattern: #"^[A-Za-z_\-]{2,15}$"#, "e.g. en_US")),
+                    ("cooldownHours", F.integer(min: 0, max: 720)),
                 ])
             ),
         ]
