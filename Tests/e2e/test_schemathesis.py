@@ -23,9 +23,9 @@ from pathlib import Path
 
 from conftest import REPO_ROOT, assert_json
 
-SEED = 11
-MAX_EXAMPLES = int(os.environ.get("SWITCHBOARD_SCHEMATHESIS_EXAMPLES", "8"))
-RUN_TIMEOUT = 600.0
+SEED = int(os.environ.get("SWITCHBOARD_SCHEMATHESIS_SEED", "11"))
+MAX_EXAMPLES = int(os.environ.get("SWITCHBOARD_SCHEMATHESIS_EXAMPLES", "10"))
+RUN_TIMEOUT = 900.0
 EXCLUDED_OPERATION_IDS = {"revokeApiKey"}
 
 # (regular expression for "METHOD /path", check, the `error.code` of the answer or a fragment of the answer or
@@ -51,6 +51,8 @@ KNOWN_EXCEPTIONS: dict[tuple[str, str, str], str] = {
         "any bytes are a text/csv string: a 'non-string' CSV body does not exist",
     (r"PATCH /api/whatsapp-api/channels/\{id\}", "positive_data_acceptance", "does not apply to a"):
         "which settings a channel has depends on its stored kind, which the path does not show",
+    (r"DELETE /api/whatsapp-api/conversations/\{id\}", "use_after_free", "previously deleted"):
+        "deleting a conversation moves it to the trash (restorable for 30 days, `deletedAt` set); it stays readable",
     (r".*", "unsupported_method", "route_not_found"):
         "TRACE (a method no route declares) answers 404 until the 405 change of issue 11 lands",
 }

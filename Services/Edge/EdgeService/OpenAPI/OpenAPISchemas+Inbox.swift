@@ -47,7 +47,11 @@ extension OpenAPISchemas {
             ),
             (
                 "WhatsAppWebhook",
-                object([("object", string()), ("entry", array(anyObject))], required: ["entry"], closed: false)
+                object(
+                    [
+                        ("object", .object([("description", "not read (Meta sends whatsapp_business_account)")])),
+                        ("entry", array(anyObject)),
+                    ], required: ["entry"], closed: false)
             ),
             ("WebhookAccepted", object([("status", enumeration(["accepted", "unknown_channel"]))])),
             (
