@@ -21,7 +21,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import REPO_ROOT, assert_json
+from conftest import assert_json
 
 SEED = int(os.environ.get("SWITCHBOARD_SCHEMATHESIS_SEED", "11"))
 MAX_EXAMPLES = int(os.environ.get("SWITCHBOARD_SCHEMATHESIS_EXAMPLES", "10"))
@@ -103,7 +103,8 @@ def run_schemathesis(cluster, key: str, report: Path, excluded: set[str]) -> sub
     for op_id in sorted(excluded):
         args += ["--exclude-operation-id", op_id]
     env = dict(os.environ, SCHEMATHESIS_HOOKS="", NO_COLOR="1")
-    return subprocess.run(args, cwd=REPO_ROOT, capture_output=True, text=True, timeout=RUN_TIMEOUT, env=env)
+    # Its working directory receives schemathesis' own cache (.schemathesis/): the cluster's temporary folder.
+    return subprocess.run(args, cwd=cluster.workdir, capture_output=True, text=True, timeout=RUN_TIMEOUT, env=env)
 
 
 def failures_from(report: Path) -> list[dict]:
