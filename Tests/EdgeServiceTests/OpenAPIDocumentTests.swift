@@ -20,6 +20,8 @@ struct OpenAPIDocumentTests {
         #expect(text(OpenAPIParameters.query("status", repeated: true)).contains(#""type":"array""#))
         #expect(text(OpenAPIParameters.path("tag")).contains(#""maxLength":64"#))
         #expect(text(OpenAPIParameters.query("q", repeated: false)) == #"{"type":"string"}"#)
+        #expect(text(OpenAPIParameters.query("upsert", repeated: false)).contains(#"{"const":""}"#))
+        #expect(!text(OpenAPIParameters.query("upsert", repeated: false, emptyIsAbsent: false)).contains("const"))
     }
 
     @Test func patternsAcceptWhatTheServerAcceptsAndRefuseTheRest() throws {

@@ -103,7 +103,7 @@ enum OpenAPISends {
     static var filter: JSONValue {
         S.object(
             ConversationsRoutes.filterParameters.map { name, _, _ in
-                let one = OpenAPIParameters.query(name, repeated: false)
+                let one = OpenAPIParameters.query(name, repeated: false, emptyIsAbsent: false)
                 let item = OpenAPIParameters.flags.contains(name) ? S.enumeration(["true", "false"]) : one
                 return (name, .object([("anyOf", .array([one, S.array(item), S.type("null")]))]))
             })

@@ -6,7 +6,9 @@ enum OpenAPIParameters {
 
     static let flags: Set<String> = ["optedIn", "starred", "archived", "unread", "deleted", "upsert"]
 
-    static func query(_ name: String, repeated: Bool) -> JSONValue {
+    /// A query parameter's schema. An empty value (`?upsert=`) counts as absent, so a single-valued typed
+    /// parameter also allows `""`; in a bulk body's `filter` (`emptyIsAbsent: false`) it does not.
+    static func query(_ name: String, repeated: Bool, emptyIsAbsent: Bool = true) -> JSONValue {
         let one: JSONValue
         switch name {
         case "limit": one = F.integer(min: 1, max: 200)
@@ -21,7 +23,9 @@ enum OpenAPIParameters {
         case "tag": one = F.tag
         default: one = OpenAPISchemas.string()
         }
-        return repeated ? OpenAPISchemas.array(one) : one
+        if repeated { return OpenAPISchemas.array(one) }
+        guard emptyIsAbsent, one != OpenAPISchemas.string() else { return one }
+        return .object([("anyOf", .array([one, .object([("const", "")])]))])
     }
 
     static func path(_ name: String) -> JSONValue {
