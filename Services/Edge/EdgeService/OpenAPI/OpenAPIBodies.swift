@@ -5,8 +5,8 @@ enum OpenAPIChannels {
     typealias F = OpenAPIFields
 
     /// http(s) with a host; trimmed by the server.
-    static let url = F.text(max: 2048, pattern: #"^\s*(?:https?://[A-Za-z0-9.\-]+(?::[0-9]{1,5})?(?:/[A-Za-z0-9\-._~/%]*)?)?\s*$"#, nullable: true)
-    static let noSpaces = F.text(max: 2048, pattern: #"^\s*\S*\s*$"#, nullable: true)
+    static let url = F.text(max: 2048, pattern: #"^[\s\x85]*(?:https?://[A-Za-z0-9.\-]+(?::[0-9]{1,5})?(?:/[A-Za-z0-9\-._~/%]*)?)?[\s\x85]*$"#, nullable: true)
+    static let noSpaces = F.text(max: 2048, pattern: #"^[\s\x85]*[^\s\x85]*[\s\x85]*$"#, nullable: true)
     static let free = F.text(max: 2048, nullable: true)
     static let rate = F.integer(min: 1, max: 10_000, nullable: true)
 
@@ -19,7 +19,7 @@ enum OpenAPIChannels {
         ("name", free), ("accountSid", noSpaces), ("authToken", free), ("fromNumber", free),
         ("messagingServiceSid", free), ("apiBaseUrl", url), ("webhookUrl", url), ("messagesPerSecond", rate),
     ]
-    static let given = F.text(max: 2048, pattern: #"^\s*\S+\s*$"#)
+    static let given = F.text(max: 2048, pattern: #"^[\s\x85]*[^\s\x85]+[\s\x85]*$"#)
 
     /// One kind's settings; phoneNumberId (WhatsApp) or accountSid (Twilio) is required.
     static var create: JSONValue {
@@ -58,7 +58,7 @@ enum OpenAPISends {
         func kind(_ type: String, _ field: String, _ schema: JSONValue) -> JSONValue {
             S.object([("type", .object([("const", .string(type))])), (field, schema)] + common, required: ["type", field])
         }
-        var kinds = [kind("text", "text", F.text(min: 1, max: 4096, pattern: #"\S"#))]
+        var kinds = [kind("text", "text", F.text(min: 1, max: 4096, pattern: #"[^\s\x85]"#))]
         for type in ["image", "video", "document", "audio"] { kinds.append(kind(type, "media", media(type))) }
         kinds.append(kind("template", "template", template))
         kinds.append(kind("interactive", "interactive", S.anyObject))
@@ -69,7 +69,7 @@ enum OpenAPISends {
         var fields: [(String, JSONValue)] = []
         if type != "audio" { fields.append(("caption", F.text(max: 1024, nullable: true))) }
         if type == "document" { fields.append(("filename", F.text(max: 240, nullable: true))) }
-        let link = ("link", F.text(max: 2048, pattern: #"^\s*https?://[A-Za-z0-9.\-]+(?::[0-9]{1,5})?(?:/[A-Za-z0-9\-._~/%]*)?\s*$"#))
+        let link = ("link", F.text(max: 2048, pattern: #"^[\s\x85]*https?://[A-Za-z0-9.\-]+(?::[0-9]{1,5})?(?:/[A-Za-z0-9\-._~/%]*)?[\s\x85]*$"#))
         let id = ("id", F.text(min: 1, max: 256, pattern: #"^[A-Za-z0-9_\-]+$"#))
         return .object([
             ("oneOf", .array([S.object([link] + fields, required: ["link"]), S.object([id] + fields, required: ["id"])]))
@@ -137,7 +137,7 @@ enum OpenAPISends {
                 [
                     ("from", F.text(pattern: #"^ *(?:\+[1-9][0-9]{1,14})? *$"#, "E.164")),
                     ("whatsappUserId", S.string()), ("username", S.string()), ("name", S.string()),
-                    ("text", F.text(min: 1, max: 1024, pattern: #"\S"#, "1–4096 bytes of UTF-8")),
+                    ("text", F.text(min: 1, max: 1024, pattern: #"[^\s\x85]"#, "1–4096 bytes of UTF-8")),
                     ("referral", S.nullableObject), ("messageId", S.string()),
                 ], required: ["text"]),
             .object([

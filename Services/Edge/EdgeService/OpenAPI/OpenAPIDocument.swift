@@ -97,7 +97,7 @@ enum OpenAPIDocument {
                         (
                             "content",
                             .object([
-                                ("text/csv", .object([("schema", OpenAPIFields.text(min: 1, pattern: #"\S"#, "a header row, then rows"))]))
+                                ("text/csv", .object([("schema", OpenAPIFields.text(min: 1, pattern: #"[^\s\x85]"#, "a header row, then rows"))]))
                             ])
                         ),
                     ])

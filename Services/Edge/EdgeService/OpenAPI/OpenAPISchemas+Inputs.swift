@@ -24,7 +24,7 @@ extension OpenAPISchemas {
                 ]),
                 .object([
                     ("required", .array(["whatsappUserId"])),
-                    ("properties", .object([("whatsappUserId", F.text(max: 128, pattern: #"^\s*\S+\s*$"#))])),
+                    ("properties", .object([("whatsappUserId", F.text(max: 128, pattern: #"^[\s\x85]*[^\s\x85]+[\s\x85]*$"#))])),
                 ]),
             ])
         )
