@@ -53,6 +53,10 @@ KNOWN_EXCEPTIONS: dict[tuple[str, str, str], str] = {
         "which settings a channel has depends on its stored kind, which the path does not show",
     (r"DELETE /api/whatsapp-api/conversations/\{id\}", "use_after_free", "previously deleted"):
         "deleting a conversation moves it to the trash (restorable for 30 days, `deletedAt` set); it stays readable",
+    (r"POST /api/whatsapp-api/quick-replies", "ensure_resource_availability", "conversation_not_found"):
+        "rendering a new quick reply for a made-up conversation is 404 for the conversation, not the reply",
+    (r"POST /api/whatsapp-api/quick-replies", "ensure_resource_availability", "contact_not_found"):
+        "rendering a new quick reply for a made-up contact is 404 for the contact, not the reply",
     (r".*", "unsupported_method", "route_not_found"):
         "TRACE (a method no route declares) answers 404 until the 405 change of issue 11 lands",
 }

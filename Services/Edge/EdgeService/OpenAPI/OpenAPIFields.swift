@@ -39,7 +39,8 @@ enum OpenAPIFields {
     static let emailPattern =
         #"^[\s\x85]*(?:[!#-'*+\-./0-9=?A-Z^-~]{1,64}@(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63})?[\s\x85]*$"#
     /// An agent's email: one `@`, something before it, a dot after it, no whitespace inside.
-    static let agentEmailPattern = #"^[\s\x85]*[^@\s\x85]+@[^@\s\x85]*\.[^@\s\x85]*[\s\x85]*$"#
+    /// (The document asks for printable ASCII; the server also takes other characters.)
+    static let agentEmailPattern = #"^[\s\x85]*[!-?A-~]+@[!-?A-~]*\.[!-?A-~]*[\s\x85]*$"#
     /// A tag: 1–64 characters once trimmed (inner whitespace collapses), no comma, no control character
     /// other than tab and line breaks.
     static let tagPattern =
