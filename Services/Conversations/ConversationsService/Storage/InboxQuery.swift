@@ -70,7 +70,11 @@ struct InboxQuery {
             add("contact_id = ?", contactID)
             index = "conversation_contact"
         }
-        if let text = filter.query?.trimmingWhitespace.lowercased(), !text.isEmpty {
+        // NUL never occurs in a name or phone, and SQLite would cut the search text at it (an unterminated
+        // full-text phrase, then a failed query): it is dropped.
+        if let text = filter.query?.replacingOccurrences(of: "\u{0}", with: "").trimmingWhitespace.lowercased(),
+            !text.isEmpty
+        {
             var fragments = [text]
             let phoneCharacters = Set("+0123456789 -.()")
             let digits = text.filter { $0.isASCII && $0.isNumber }

@@ -50,6 +50,9 @@ struct JSONObject {
         switch pairs[key] {
         case nil, .null?: return nil
         case .int(let value)?: return value
+        // JSON has one number type: 24.0 is the integer 24 (as JSON Schema's `integer` says).
+        case .double(let value)? where value.rounded() == value && abs(value) <= 9_007_199_254_740_992:
+            return Int64(value)
         default: throw wrongType(key, "an integer")
         }
     }

@@ -64,7 +64,8 @@ enum OpenAPIDocument {
             let name = String(spec.path[spec.path.index(after: open)..<close])
             parameters.append(
                 .object([
-                    ("name", .string(name)), ("in", "path"), ("required", true), ("schema", OpenAPISchemas.string()),
+                    ("name", .string(name)), ("in", "path"), ("required", true),
+                    ("schema", OpenAPIParameters.path(name)),
                 ]))
             searchStart = close
         }
@@ -73,20 +74,17 @@ enum OpenAPIDocument {
                 .object([
                     ("name", .string(query.name)), ("in", "query"), ("required", false),
                     ("description", .string(query.description)),
-                    (
-                        "schema",
-                        query.repeated ? OpenAPISchemas.array(OpenAPISchemas.string()) : OpenAPISchemas.string()
-                    ),
+                    ("schema", OpenAPIParameters.query(query.name, repeated: query.repeated)),
                 ]))
         }
         if !parameters.isEmpty { pairs.append(("parameters", .array(parameters))) }
         switch spec.body {
-        case .json(let schema)?:
+        case .json(let schema, let required)?:
             pairs.append(
                 (
                     "requestBody",
                     .object([
-                        ("required", true),
+                        ("required", .bool(required)),
                         ("content", .object([("application/json", .object([("schema", OpenAPISchemas.ref(schema))]))])),
                     ])
                 ))
@@ -96,7 +94,12 @@ enum OpenAPIDocument {
                     "requestBody",
                     .object([
                         ("required", true),
-                        ("content", .object([("text/csv", .object([("schema", OpenAPISchemas.string())]))])),
+                        (
+                            "content",
+                            .object([
+                                ("text/csv", .object([("schema", OpenAPIFields.text(min: 1, pattern: #"[^\s\x85]"#, "a header row, then rows"))]))
+                            ])
+                        ),
                     ])
                 ))
         case nil: break
@@ -105,7 +108,18 @@ enum OpenAPIDocument {
         var success: [(String, JSONValue)] = [("description", .string(spec.status == 204 ? "no content" : "success"))]
         switch spec.response {
         case nil: break
+        case "xml"?:
+            success.append(("content", .object([("text/xml", .object([("schema", OpenAPISchemas.string())]))])))
         case "csv"?: success.append(("content", .object([("text/csv", .object([("schema", OpenAPISchemas.string())]))])))
+        case "csv|ImportErrorList"?:  // CSV by default, JSON with ?format=json
+            success.append(
+                (
+                    "content",
+                    .object([
+                        ("text/csv", .object([("schema", OpenAPISchemas.string())])),
+                        ("application/json", .object([("schema", OpenAPISchemas.ref("ImportErrorList"))])),
+                    ])
+                ))
         case "text"?:
             success.append(("content", .object([("text/plain", .object([("schema", OpenAPISchemas.string())]))])))
         case "event-stream"?:
@@ -115,9 +129,11 @@ enum OpenAPIDocument {
             success.append(
                 ("content", .object([("application/json", .object([("schema", OpenAPISchemas.ref(schema))]))])))
         }
-        responses.append((String(spec.status), .object(success)))
+        for status in [spec.status] + spec.alsoStatus { responses.append((String(status), .object(success))) }
         var errors = spec.errors
         if spec.auth != .none { errors += [401, 429] }
+        if spec.body != nil { errors += [400, 413] }
+        if !spec.query.isEmpty { errors.append(400) }
         for status in Set(errors).sorted() {
             responses.append(
                 (
@@ -140,6 +156,7 @@ enum OpenAPIDocument {
         case 404: "no such object in the caller's organisation"
         case 409: "conflict (contact_exists, rule_exists, import_already_confirmed)"
         case 413: "payload_too_large"
+        case 422: "the request is well-formed but cannot be carried out (e.g. outside the customer service window)"
         case 429: "rate_limited (the key's request rate) or too_many_auth_failures (this address); see Retry-After"
         case 503: "a backend service is unavailable"
         default: "error"

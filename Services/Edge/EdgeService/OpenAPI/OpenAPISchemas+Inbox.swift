@@ -21,7 +21,6 @@ extension OpenAPISchemas {
 
     static var inbox: [(String, JSONValue)] {
         [
-            ("AgentInput", object([("name", string()), ("email", string()), ("role", enumeration(["admin", "agent"]))])),
             (
                 "Agent",
                 object([
@@ -30,7 +29,8 @@ extension OpenAPISchemas {
                 ])
             ),
             ("AgentList", object([("data", array(ref("Agent")))], required: ["data"])),
-            ("ChannelInput", object([("kind", enumeration(["whatsapp_cloud", "twilio_sms"]))] + channelSettings)),
+            ("ChannelInput", OpenAPIChannels.create),
+            ("ChannelPatch", OpenAPIChannels.patch),
             (
                 "Channel",
                 object(
@@ -40,19 +40,19 @@ extension OpenAPISchemas {
                     ] + channelSettings)
             ),
             ("ChannelList", object([("data", array(ref("Channel")))], required: ["data"])),
-            (
-                "SandboxInbound",
-                object(
-                    [
-                        ("from", string("E.164")), ("whatsappUserId", string()), ("username", string()),
-                        ("name", string()), ("text", string()), ("referral", anyObject), ("messageId", string()),
-                    ], required: ["text"])
-            ),
+            ("SandboxInbound", OpenAPISends.sandbox),
             (
                 "SandboxAccepted",
                 object([("channelId", string()), ("messageId", string()), ("journalId", string())])
             ),
-            ("WhatsAppWebhook", object([("object", string()), ("entry", array(anyObject))], closed: false)),
+            (
+                "WhatsAppWebhook",
+                object(
+                    [
+                        ("object", .object([("description", "not read (Meta sends whatsapp_business_account)")])),
+                        ("entry", array(anyObject)),
+                    ], required: ["entry"], closed: false)
+            ),
             ("WebhookAccepted", object([("status", enumeration(["accepted", "unknown_channel"]))])),
             (
                 "Conversation",
@@ -86,28 +86,8 @@ extension OpenAPISchemas {
                 ])
             ),
             ("MessageList", list("Message")),
-            (
-                "SendInput",
-                object(
-                    [
-                        ("type", enumeration(["text", "image", "video", "document", "audio", "template", "interactive"])),
-                        ("text", string("type text: the body (≤ 4096)")),
-                        ("media", object([
-                            ("link", string()), ("id", string()), ("caption", string()),
-                            ("filename", string("document only")),
-                        ])),
-                        ("template", object([
-                            ("name", string()), ("language", string()),
-                            ("parameters", object([
-                                ("header", array(string())), ("body", array(string())),
-                                ("buttons", array(array(string()))),
-                            ])),
-                        ])),
-                        ("interactive", anyObject),
-                        ("channel", enumeration(["whatsapp", "sms"])),
-                        ("channelId", string("contact sends: the channel to use")),
-                    ], required: ["type"])
-            ),
+            ("SendInput", OpenAPISends.input(toContact: false)),
+            ("ContactSendInput", OpenAPISends.input(toContact: true)),
             (
                 "ConversationPatch",
                 object([
@@ -115,23 +95,10 @@ extension OpenAPISchemas {
                     ("archived", boolean),
                 ])
             ),
-            ("AssignInput", object([("agentId", string("an agent id or \"me\""))], required: ["agentId"])),
-            (
-                "BulkInput",
-                object(
-                    [
-                        ("action", enumeration(["mark_read", "star", "unstar", "archive", "unarchive", "delete", "restore"])),
-                        ("ids", array(string())), ("filter", anyObject),
-                    ], required: ["action"])
-            ),
+            ("AssignInput", object([("agentId", F.text(min: 1, max: 64, "an agent id or \"me\""))], required: ["agentId"])),
+            ("BulkInput", OpenAPISends.bulk),
             ("BulkResult", object([("affected", integer)])),
-            (
-                "QuickReplyInput",
-                object([
-                    ("shortcut", string("'/' then 1–31 letters, digits, '-' or '_'")),
-                    ("content", string("text with {{contact.name}}, {{contact.firstName}}, {{org.name}}, {{agent.name}}, {{date}}, {{time}}; {{x|fallback}}")),
-                ])
-            ),
+            ("ImportErrorList", object([("data", array(anyObject))], required: ["data"])),
             (
                 "QuickReply",
                 object([
@@ -142,16 +109,7 @@ extension OpenAPISchemas {
             ("QuickReplyList", object([("data", array(ref("QuickReply")))], required: ["data"])),
             ("RenderInput", object([("contactId", string()), ("conversationId", string())])),
             ("Rendered", object([("text", string())])),
-            (
-                "TemplateInput",
-                object(
-                    [
-                        ("name", string()), ("language", string("e.g. en_US")),
-                        ("category", enumeration(["MARKETING", "UTILITY", "AUTHENTICATION"])),
-                        ("status", enumeration(["APPROVED", "PENDING", "REJECTED"])),
-                        ("components", array(anyObject)),
-                    ], required: ["name", "language", "components"])
-            ),
+            ("TemplateInput", OpenAPISends.templateInput),
             (
                 "Template",
                 object([

@@ -63,29 +63,10 @@ enum OpenAPISchemas {
                     ("updatedAt", time),
                 ])
             ),
-            (
-                "ContactInput",
-                object([
-                    ("phone", string(nullable: true, "E.164, or a number that normalises to it (spaces, dashes, 00)")),
-                    ("name", string(nullable: true)), ("email", string(nullable: true)),
-                    ("optedIn", type("boolean")), ("tags", array(string())),
-                    ("attributes", .object([("type", "object")])), ("whatsappUserId", string(nullable: true)),
-                    ("whatsappUsername", string(nullable: true)),
-                ])
-            ),
             ("ContactList", list("Contact")),
-            ("TagsInput", object([("tags", array(string()))], required: ["tags"])),
             (
                 "TagList",
                 object([("data", array(object([("tag", string()), ("count", type("integer"))])))], required: ["data"])
-            ),
-            (
-                "ConsentInput",
-                object(
-                    [
-                        ("optedIn", type("boolean")), ("source", enumeration(["agent", "api"])),
-                        ("note", string(nullable: true)),
-                    ], required: ["optedIn"])
             ),
             (
                 "ConsentList",
@@ -117,15 +98,7 @@ enum OpenAPISchemas {
                     ("updatedAt", time),
                 ])
             ),
-            (
-                "RuleInput",
-                object([
-                    ("matchType", enumeration(["contains", "exact", "startsWith"])), ("keyword", string()),
-                    ("tag", string()), ("enabled", type("boolean")),
-                ])
-            ),
             ("RuleList", object([("data", array(ref("Rule")))], required: ["data"])),
-            ("EvaluateInput", object([("text", string())], required: ["text"])),
             ("EvaluateResult", object([("tags", array(string())), ("matchedRuleIds", array(string()))])),
             (
                 "ImportJob",
@@ -187,13 +160,6 @@ enum OpenAPISchemas {
                     ("name", string()), ("role", string()), ("createdAt", time), ("agentId", string(nullable: true)),
                 ])
             ),
-            (
-                "ApiKeyInput",
-                object([
-                    ("name", string()), ("role", enumeration(["admin", "agent"])),
-                    ("agentId", string("the agent this key acts as")),
-                ])
-            ),
             ("ApiKeyList", object([("data", array(ref("ApiKey")))], required: ["data"])),
             (
                 "Organization",
@@ -201,11 +167,6 @@ enum OpenAPISchemas {
                     ("id", string()), ("name", string()), ("timeZone", string()), ("createdAt", time),
                     ("sandboxEnabled", type("boolean")),
                 ])
-            ),
-            ("OrganizationPatch", object([("sandboxEnabled", type("boolean"))])),
-            (
-                "OrganizationInput",
-                object([("name", string()), ("timeZone", string("IANA time zone, default UTC"))], required: ["name"])
             ),
             ("OrganizationCreated", object([("org", ref("Organization")), ("apiKey", ref("ApiKeyCreated"))])),
             ("OrganizationList", object([("data", array(ref("Organization")))], required: ["data"])),
@@ -216,6 +177,6 @@ enum OpenAPISchemas {
                     ("services", .object([("type", "object"), ("additionalProperties", string())])),
                 ])
             ),
-        ] + inbox
+        ] + inbox + inputs
     }
 }

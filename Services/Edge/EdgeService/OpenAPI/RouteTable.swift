@@ -6,7 +6,7 @@ public enum RouteAuth: Sendable { case apiKey, operatorKey, none }
 
 /// What a route accepts as its body.
 public enum RouteBody: Sendable {
-    case json(String)  // a component schema name
+    case json(String, required: Bool = true)  // a component schema name; `required: false` when an empty body is fine
     case csv
 }
 
@@ -22,13 +22,15 @@ public struct RouteSpec: Sendable {
     public var body: RouteBody?
     public var query: [(name: String, description: String, repeated: Bool)]
     public var status: Int
-    public var response: String?  // a component schema name, "csv", "text" or nil (no body)
+    /// Other success statuses answered with the same body (e.g. 200 when an upsert updated).
+    public var alsoStatus: [Int]
+    public var response: String?  // a component schema name, "csv", "text", "xml", "event-stream" or nil (no body)
     public var errors: [Int]
 
     public init(
         _ method: HTTPRequest.Method, _ path: String, _ operationID: String, _ summary: String, tag: String,
         auth: RouteAuth = .apiKey, body: RouteBody? = nil,
-        query: [(name: String, description: String, repeated: Bool)] = [], status: Int = 200,
+        query: [(name: String, description: String, repeated: Bool)] = [], status: Int = 200, alsoStatus: [Int] = [],
         response: String? = nil, errors: [Int] = []
     ) {
         self.method = method
@@ -40,6 +42,7 @@ public struct RouteSpec: Sendable {
         self.body = body
         self.query = query
         self.status = status
+        self.alsoStatus = alsoStatus
         self.response = response
         self.errors = errors
     }

@@ -13,8 +13,8 @@ struct AccountRoutes {
         registry.add(
             RouteSpec(
                 .post, "\(p)/api-keys", "createApiKey", "Create an API key (admin keys only); the key is shown once",
-                tag: "API keys", body: .json("ApiKeyInput"), status: 201, response: "ApiKeyCreated",
-                errors: [400, 403]), on: group, prefix: p, create)
+                tag: "API keys", body: .json("ApiKeyInput", required: false), status: 201, response: "ApiKeyCreated",
+                errors: [400, 403, 404]), on: group, prefix: p, create)
         registry.add(
             RouteSpec(.get, "\(p)/api-keys", "listApiKeys", "The org's keys (prefix only, never the secret)",
                       tag: "API keys", response: "ApiKeyList"), on: group, prefix: p, list)

@@ -21,7 +21,7 @@ struct AgentsRoutes {
                       errors: [404]), on: group, prefix: p, get)
         registry.add(
             RouteSpec(.patch, "\(p)/agents/{id}", "updateAgent", "Change an agent", tag: "Agents",
-                      body: .json("AgentInput"), response: "Agent", errors: [400, 403, 404, 409]),
+                      body: .json("AgentPatch", required: false), response: "Agent", errors: [400, 403, 404, 409]),
             on: group, prefix: p, update)
         registry.add(
             RouteSpec(.delete, "\(p)/agents/{id}", "deleteAgent", "Remove an agent", tag: "Agents", status: 204,

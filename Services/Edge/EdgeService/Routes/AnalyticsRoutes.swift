@@ -46,7 +46,7 @@ struct AnalyticsRoutes {
         registry.add(
             RouteSpec(
                 .put, "\(p)/csat/settings", "setCsatSettings", "Change the CSAT survey settings (admin keys only)",
-                tag: "Analytics", body: .json("CsatSettings"), response: "CsatSettings", errors: [400, 403]),
+                tag: "Analytics", body: .json("CsatSettingsInput", required: false), response: "CsatSettings", errors: [400, 403]),
             on: group, prefix: p, setSettings)
     }
 

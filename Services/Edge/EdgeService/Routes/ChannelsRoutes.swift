@@ -25,7 +25,7 @@ struct ChannelsRoutes {
         registry.add(
             RouteSpec(
                 .patch, "\(p)/channels/{id}", "updateChannel", "Change a channel's settings", tag: "Channels",
-                body: .json("ChannelInput"), response: "Channel", errors: [400, 403, 404, 409]),
+                body: .json("ChannelPatch", required: false), response: "Channel", errors: [400, 403, 404, 409]),
             on: group, prefix: p, update)
         registry.add(
             RouteSpec(.delete, "\(p)/channels/{id}", "deleteChannel", "Disconnect a channel", tag: "Channels",

@@ -20,7 +20,7 @@ struct ContactsRoutes {
                 .post, "\(p)/contacts", "createContact", "Create a contact (or update it with ?upsert=true)",
                 tag: "Contacts", body: .json("ContactInput"),
                 query: [("upsert", "true: update the contact holding this phone instead of answering 409", false)],
-                status: 201, response: "Contact", errors: [400, 409, 413]), on: group, prefix: p, create)
+                status: 201, alsoStatus: [200], response: "Contact", errors: [400, 409, 413]), on: group, prefix: p, create)
         registry.add(
             RouteSpec(
                 .get, "\(p)/contacts", "listContacts", "Search and list contacts, newest first", tag: "Contacts",
@@ -35,7 +35,7 @@ struct ContactsRoutes {
         registry.add(
             RouteSpec(
                 .patch, "\(p)/contacts/{id}", "updateContact", "Change some fields of a contact (null clears)",
-                tag: "Contacts", body: .json("ContactInput"), response: "Contact", errors: [400, 404, 409]),
+                tag: "Contacts", body: .json("ContactPatch", required: false), response: "Contact", errors: [400, 404, 409]),
             on: group, prefix: p, update)
         registry.add(
             RouteSpec(.delete, "\(p)/contacts/{id}", "deleteContact", "Delete a contact", tag: "Contacts",

@@ -43,7 +43,7 @@ struct ConversationsRoutes {
         registry.add(
             RouteSpec(
                 .patch, "\(p)/conversations/{id}", "updateConversation", "Change status, starred or archived", tag: t,
-                body: .json("ConversationPatch"), response: "Conversation", errors: [400, 404, 409]),
+                body: .json("ConversationPatch", required: false), response: "Conversation", errors: [400, 404, 409]),
             on: group, prefix: p, update)
         registry.add(
             RouteSpec(.post, "\(p)/conversations/{id}/assign", "assignConversation", "Assign to an agent", tag: t,

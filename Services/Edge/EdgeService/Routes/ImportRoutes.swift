@@ -57,7 +57,8 @@ struct ImportRoutes {
             RouteSpec(
                 .get, "\(p)/contacts/imports/{id}/errors", "importErrors",
                 "Rows that failed (row, column, value, reason, message) as CSV, or JSON with ?format=json",
-                tag: "Import", query: [("format", "csv (default) or json", false)], response: "csv", errors: [404]),
+                tag: "Import", query: [("format", "json for JSON; anything else (or none) CSV", false)], response: "csv|ImportErrorList",
+                errors: [404]),
             on: group, prefix: p, errors)
     }
 

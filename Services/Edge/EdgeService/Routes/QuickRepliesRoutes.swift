@@ -27,7 +27,7 @@ struct QuickRepliesRoutes {
                       response: "QuickReply", errors: [404]), on: group, prefix: p, get)
         registry.add(
             RouteSpec(.patch, "\(p)/quick-replies/{id}", "updateQuickReply", "Change a quick reply", tag: t,
-                      body: .json("QuickReplyInput"), response: "QuickReply", errors: [400, 404, 409]),
+                      body: .json("QuickReplyPatch", required: false), response: "QuickReply", errors: [400, 404, 409]),
             on: group, prefix: p, update)
         registry.add(
             RouteSpec(.delete, "\(p)/quick-replies/{id}", "deleteQuickReply", "Delete a quick reply", tag: t,

@@ -29,7 +29,7 @@ struct RulesRoutes {
         registry.add(
             RouteSpec(
                 .patch, "\(p)/auto-tag-rules/{id}", "updateRule", "Change a rule", tag: "Auto-tagging",
-                body: .json("RuleInput"), response: "Rule", errors: [400, 404, 409]), on: group, prefix: p, update)
+                body: .json("RulePatch", required: false), response: "Rule", errors: [400, 404, 409]), on: group, prefix: p, update)
         registry.add(
             RouteSpec(.delete, "\(p)/auto-tag-rules/{id}", "deleteRule", "Delete a rule", tag: "Auto-tagging",
                       status: 204, errors: [404]), on: group, prefix: p, delete)

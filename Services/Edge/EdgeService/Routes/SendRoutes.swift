@@ -27,7 +27,7 @@ struct SendRoutes {
             RouteSpec(
                 .post, "\(p)/contacts/{id}/messages", "sendToContact",
                 "Start (or continue) a conversation with a contact: a template, or free-form while the window is open",
-                tag: "Contacts", body: .json("SendInput"), status: 202, response: "Message",
+                tag: "Contacts", body: .json("ContactSendInput"), status: 202, response: "Message",
                 errors: [400, 404, 409, 422]),
             on: group, prefix: p, { request, context in try await self.send(request, context, toContact: true) })
     }

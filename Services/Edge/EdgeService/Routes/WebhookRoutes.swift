@@ -42,7 +42,7 @@ struct WebhookRoutes {
             RouteSpec(
                 .post, "/webhooks/twilio/{channelId}", "twilioWebhook",
                 "Twilio inbound message or status callback (X-Twilio-Signature), journaled before the 200",
-                tag: "Webhooks", auth: .none, response: "text", errors: [400, 401, 413]), on: router, twilio)
+                tag: "Webhooks", auth: .none, response: "xml", errors: [400, 401, 413]), on: router, twilio)
     }
 
     @Sendable func verify(_ request: Request, _ context: EdgeRequestContext) async throws -> Response {
