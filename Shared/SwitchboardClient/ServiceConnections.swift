@@ -57,10 +57,10 @@ public struct HealthClient<Transport: ClientTransport>: Sendable {
         client = .init(wrapping: grpc)
     }
 
-    /// "SERVING", "NOT_SERVING" or "UNAVAILABLE" (no answer within a second).
+    /// "SERVING", "NOT_SERVING" or "UNAVAILABLE" (no answer within 3 s: a busy machine's service still answers).
     public func status() async -> String {
         var options = CallOptions.defaults
-        options.timeout = .seconds(1)
+        options.timeout = .seconds(3)
         options.waitForReady = false
         do {
             let response = try await client.check(.init(), options: options)

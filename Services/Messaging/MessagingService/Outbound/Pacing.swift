@@ -32,7 +32,10 @@ final class Pacer: Sendable {
 
     init() { state = Mutex(State()) }
 
-    func wait(rate: Double) async {
+    /// Waits for the next slot at `rate` sends per second; answers the instant the send was let leave (what the
+    /// window counts), which a busy machine may report to the caller a little later.
+    @discardableResult
+    func wait(rate: Double) async -> ContinuousClock.Instant {
         let interval = Duration.nanoseconds(Int64(1_000_000_000 / max(rate, 0.001)))
         let capacity = max(1, Int(rate.rounded(.down)))
         let now = ContinuousClock.now
@@ -56,6 +59,7 @@ final class Pacer: Sendable {
             return slot
         }
         if slot > now { try? await Task.sleep(until: slot, clock: .continuous) }
+        return max(slot, now)
     }
 }
 
