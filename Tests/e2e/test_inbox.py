@@ -486,6 +486,18 @@ def _bulk(org, **body):
     return assert_json(org.post("/conversations/bulk", json=body), 200)
 
 
+def test_a_null_or_mistyped_bulk_filter_is_refused_not_every_conversation(org):
+    """`"filter": null` once read as an empty filter — every conversation of the org — and a boolean where a
+    string belongs as that text; both are 400 now, and nothing changes."""
+    a = open_sandbox_conversation(org, "Bulk null A")
+    b = open_sandbox_conversation(org, "Bulk null B")
+    assert_error(org.post("/conversations/bulk", json={"action": "delete", "filter": None}), 400, "invalid_field")
+    assert_error(org.post("/conversations/bulk", json={"action": "star", "filter": {"contactId": False}}), 400,
+                 "invalid_field")
+    assert sorted(conversation_ids(org)) == sorted([a["id"], b["id"]])
+    assert conversation_ids(org, {"starred": "true"}) == []
+
+
 def test_bulk_star_by_ids(org):
     a = open_sandbox_conversation(org, "Bulk A")
     b = open_sandbox_conversation(org, "Bulk B")

@@ -12,13 +12,20 @@ final class RouteMethods: Sendable {
         table.withLock { $0 = rows }
     }
 
-    /// The methods some route serves on `path`, sorted; empty when no route has that path.
+    /// The methods served on `path`, sorted; empty when no route has that path. Like the router, a literal segment
+    /// wins over a `{parameter}` at the same place: `/auto-tag-rules/evaluate` answers its own methods, not those of
+    /// `/auto-tag-rules/{id}`.
     func allowed(path: String) -> [String] {
         let segments = path.split(separator: "/")
-        let methods = table.withLock { rows in
-            rows.filter { Self.matches($0.segments, segments) }.map(\.method)
-        }
-        return Set(methods).sorted()
+        let matching = table.withLock { rows in rows.filter { Self.matches($0.segments, segments) } }
+        guard let best = matching.map({ Self.specificity($0.segments) }).max(by: { $0.lexicographicallyPrecedes($1) })
+        else { return [] }
+        return Set(matching.filter { Self.specificity($0.segments) == best }.map(\.method)).sorted()
+    }
+
+    /// 1 for each literal segment, 0 for each parameter, in path order (compared lexicographically).
+    static func specificity(_ template: [Substring]) -> [Int] {
+        template.map { $0.hasPrefix("{") && $0.hasSuffix("}") ? 0 : 1 }
     }
 
     /// A template segment `{name}` matches any segment; others match themselves.

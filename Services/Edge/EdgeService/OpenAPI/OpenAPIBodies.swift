@@ -136,9 +136,10 @@ enum OpenAPISends {
             S.object(
                 [
                     ("from", F.text(pattern: #"^ *(?:\+[1-9][0-9]{1,14})? *$"#, "E.164")),
-                    ("whatsappUserId", S.string()), ("username", S.string()), ("name", S.string()),
+                    ("whatsappUserId", F.sandboxUserID), ("username", F.sandboxUserID), ("name", S.string()),
                     ("text", F.text(min: 1, max: 1024, pattern: #"[^\s\x85]"#, "1–4096 bytes of UTF-8")),
-                    ("referral", S.nullableObject), ("messageId", S.string()),
+                    ("referral", S.nullableObject),
+                    ("messageId", F.text(max: 128, pattern: #"^[!-~]*$"#, "at most 128 ASCII characters without spaces")),
                 ], required: ["text"]),
             .object([
                 (

@@ -48,6 +48,8 @@ enum OpenAPIFields {
     static let tag = text(min: 1, max: 64, pattern: tagPattern, "1–64 characters, no commas; stored lower-case")
     /// No whitespace inside, at most 128 characters; blank clears.
     static let userID = text(max: 128, pattern: #"^[\s\x85]*[^\s\x85]*[\s\x85]*$"#, nullable: true)
+    /// The sandbox's customer identity: as `userID`, but a string (absent or "" when not given).
+    static let sandboxUserID = text(max: 128, pattern: #"^[\s\x85]*[^\s\x85]*[\s\x85]*$"#)
     static let shortcut = text(
         min: 2, max: 32, pattern: #"^[\s\x85]*/[A-Za-z0-9_\-]{1,31}[\s\x85]*$"#, "'/' then 1–31 letters, digits, '-' or '_'")
     /// Text with no `{{` left open (what a quick reply's placeholders need).
@@ -67,6 +69,10 @@ enum OpenAPIFields {
 
     /// Attributes: any JSON object except the reserved `ctwa` key.
     static let attributes: JSONValue = .object([
-        ("type", .array(["object", "null"])), ("propertyNames", .object([("not", .object([("const", "ctwa")]))])),
+        ("type", .array(["object", "null"])), ("maxProperties", .int(50)),
+        (
+            "propertyNames",
+            .object([("minLength", .int(1)), ("maxLength", .int(64)), ("not", .object([("const", "ctwa")]))])
+        ),
     ])
 }

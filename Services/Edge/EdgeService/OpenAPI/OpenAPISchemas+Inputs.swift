@@ -62,7 +62,7 @@ extension OpenAPISchemas {
                     [("name", F.required(max: 200)), ("timeZone", string("IANA time zone, default UTC"))],
                     required: ["name"])
             ),
-            ("OrganizationPatch", object([("sandboxEnabled", boolean)])),
+            ("OrganizationPatch", object([("sandboxEnabled", type("boolean", nullable: true, "null: unchanged"))])),
             ("QuickReplyInput", object(quickReplyFields, required: ["shortcut", "content"])),
             ("QuickReplyPatch", object(quickReplyFields)),
             (
@@ -70,7 +70,7 @@ extension OpenAPISchemas {
                 object([
                     ("enabled", boolean), ("question", F.required(max: 1024)),
                     ("templateName", F.text(max: 512, pattern: "^[a-z0-9_]*$", nullable: true, "empty or null: none")),
-                    ("templateLanguage", F.text(pattern: #"^[A-Za-z_\-]{2,15}$"#, "e.g. en_US")),
+                    ("templateLanguage", F.text(pattern: #"^(?:[A-Za-z_\-]{2,15})?$"#, "e.g. en_US; empty for the default")),
                     ("cooldownHours", F.integer(min: 0, max: 720)),
                 ])
             ),

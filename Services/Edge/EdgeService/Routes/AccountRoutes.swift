@@ -28,7 +28,7 @@ struct AccountRoutes {
             RouteSpec(
                 .patch, "\(p)/org", "updateOrganization",
                 "Change the organisation's settings (admin keys only): sandboxEnabled turns the sandbox on or off",
-                tag: "Organizations", body: .json("OrganizationPatch"), response: "Organization", errors: [400, 403]),
+                tag: "Organizations", body: .json("OrganizationPatch", required: false), response: "Organization", errors: [400, 403]),
             on: group, prefix: p, updateOrg)
     }
 
@@ -65,7 +65,7 @@ struct AccountRoutes {
         let caller = try requireAdmin(context)
         var request = request
         let body = try JSONObject(body: try await request.bodyBytes(), allowed: ["name", "role", "agentId"])
-        let name = (try body.string("name") ?? "api key").trimmingCharacters(in: .whitespaces)
+        let name = (try body.string("name") ?? "api key").trimmingCharacters(in: .whitespacesAndNewlines)
         guard !name.isEmpty, name.count <= 100 else {
             throw APIError(.badRequest, "invalid_name", "name must be 1–100 characters", field: "name")
         }

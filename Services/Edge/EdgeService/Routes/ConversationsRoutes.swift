@@ -180,7 +180,8 @@ struct ConversationsRoutes {
                 "action must be one of \(BulkAction.allCases.map(\.rawValue).joined(separator: ", "))", field: "action")
         }
         let ids = try body.strings("ids")
-        let filterObject = try body.object("filter")
+        // A null filter is no filter (not "every conversation").
+        let filterObject = body.isNull("filter") ? nil : try body.object("filter")
         guard (ids == nil) != (filterObject == nil) else {
             throw APIError(.badRequest, "invalid_field", "give either 'ids' or 'filter'", field: "ids")
         }
@@ -194,7 +195,7 @@ struct ConversationsRoutes {
                 }
                 switch value {
                 case .string(let text): values[key] = [text]
-                case .bool(let flag): values[key] = [flag ? "true" : "false"]
+                case .bool(let flag) where OpenAPIParameters.flags.contains(key): values[key] = [flag ? "true" : "false"]
                 case .array(let items):
                     values[key] = try items.map { item throws(APIError) in
                         guard case .string(let text) = item else {

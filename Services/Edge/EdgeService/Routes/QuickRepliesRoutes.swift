@@ -36,7 +36,7 @@ struct QuickRepliesRoutes {
             RouteSpec(
                 .post, "\(p)/quick-replies/{id}/render", "renderQuickReply",
                 "The text with the contact's, the org's and the calling agent's values", tag: t,
-                body: .json("RenderInput"), response: "Rendered", errors: [400, 404]), on: group, prefix: p, render)
+                body: .json("RenderInput", required: false), response: "Rendered", errors: [400, 404]), on: group, prefix: p, render)
     }
 
     static func render(_ reply: QuickReply) -> JSONValue {

@@ -52,6 +52,7 @@ struct SandboxMessage {
     static let prefix = "sandbox."
 
     static func identifier(_ raw: String, field: String, reason: String) throws(ServiceFailure) -> String? {
+        let raw = raw.trimmingCharacters(in: .whitespacesAndNewlines)  // as contacts reads it
         guard !raw.isEmpty else { return nil }
         guard raw.count <= maxIdentifierLength, !raw.contains(where: { $0.isWhitespace }) else {
             throw .invalid(reason, "\(field) must be at most \(maxIdentifierLength) characters without spaces", field: field)

@@ -13,7 +13,7 @@ enum TemplateRules {
     static let maxComponentsBytes = 16 * 1024
     static let maxComponents = 10
     static let maxButtons = 10
-    static let maxTextLength = 4096
+    static let maxTextLength = 1024  // WhatsApp's limit for a template's BODY text
     static let maxParameter = 100
 
     struct Checked: Equatable {
