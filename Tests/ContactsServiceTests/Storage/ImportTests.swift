@@ -109,6 +109,19 @@ final class ImportTests {
         await #expect(throws: ServiceFailure.self) { _ = try await store.confirmImport(orgID: org, id: job.id, mapping: []) }
     }
 
+    @Test func aRowWithMoreTagsThanAContactMayCarryFailsAlone() async throws {
+        let many = (1...51).map { "t\($0)" }.joined(separator: ",")
+        let csv = "phone,tags\n+15550000101,\"\(many)\"\n+15550000102,\"a,b\"\n"
+        let job = try await upload(csv)
+        let mapping = [
+            ImportColumn(index: 0, header: "phone", field: "phone"), ImportColumn(index: 1, header: "tags", field: "tags"),
+        ]
+        let done = try await run(job, mapping: mapping)
+        #expect((done.created, done.failed) == (1, 1))
+        let errors = try await store.importErrors(orgID: org, jobID: job.id, after: nil, limit: 10).errors
+        #expect(errors.map(\.reason) == ["too_many_tags"])
+    }
+
     @Test func anExistingContactIsOptedInByTheImportWithTheJobAsProof() async throws {
         let existing = try await store.create(
             orgID: org, input: ContactInput(phone: "+15550009999", name: "Kim"), upsert: false, actor: .system,

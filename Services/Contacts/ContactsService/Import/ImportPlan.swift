@@ -147,6 +147,9 @@ struct ImportPlan: Sendable {
                     fail(tags, part, "invalid_tag", "not a valid tag (1–64 characters)")
                 }
             }
+            if row.tags.count > ContactRules.maxTagsPerContact {
+                fail(tags, raw, "too_many_tags", "a contact has at most \(ContactRules.maxTagsPerContact) tags")
+            }
         }
         if let raw = cell(optedIn) {
             if let value = CSVBool.parse(raw) { row.optedIn = value } else {
