@@ -4,6 +4,7 @@ with real webhooks never make the real ones fail."""
 
 import copy
 import os
+import time
 import threading
 from pathlib import Path
 
@@ -131,13 +132,18 @@ def test_a_body_naming_60000_numbers_is_refused_cheaply(org):
     junk = _many_numbers_body(60_000)
     assert 2 << 20 < len(junk) < 3 << 20
     pid = org.cluster.service_pid("messaging")
-    before = _cpu_seconds(pid)
+    started, before = time.monotonic(), _cpu_seconds(pid)
     # Unsigned: refused at once (edge does not even ask messaging).
     assert_error(post_whatsapp(org.cluster, junk), 401, "missing_signature")
     # With a signature header: refused as no WhatsApp body, before any channel lookup or HMAC.
     assert_error(post_whatsapp(org.cluster, junk, "sha256=" + "0" * 64), 400, "invalid_payload")
-    spent = _cpu_seconds(pid) - before
-    assert spent < 1.5, f"messaging spent {spent:.2f} s of CPU on two junk bodies"
+    wall, spent = time.monotonic() - started, _cpu_seconds(pid) - before
+    # What messaging spends meanwhile on other tests' leftovers (retries, followers) over as long a window.
+    idle_before = _cpu_seconds(pid)
+    time.sleep(wall)
+    background = _cpu_seconds(pid) - idle_before
+    # The debug build parses the 2.9 MB body once in about 1 s; the quadratic path took 8.5 s in a release build.
+    assert spent - background < 3.0, f"messaging spent {spent:.2f} s of CPU on two junk bodies ({background:.2f} s idle)"
     # Real webhooks are unaffected.
     sent = send_text(org.cluster, wa, "still served", sender=digits(rand_phone()))
     wait_message(org, sent["id"])
