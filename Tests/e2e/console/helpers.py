@@ -19,7 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import requests
 from playwright.sync_api import BrowserContext, Page, expect
 
-from conftest import API, HTTP_TIMEOUT, assert_json, unique
+from conftest import HTTP_TIMEOUT, assert_json, unique
 
 SESSION_COOKIE = "__Host-sb_session"  # the name whenever the console is served from loopback (always here)
 UI_TIMEOUT = 5_000  # ms: how long a locator assertion waits by default in these tests
