@@ -130,3 +130,35 @@ def test_invite_link_sets_a_password_that_signs_in(page, context, watch, cluster
     expect(page.get_by_role("alert")).to_be_visible()
     expect(page.get_by_role("navigation", name="Main")).to_have_count(0)
     assert watch.statuses("/api/auth/invite/accept", "POST") == [200, 400]
+
+
+def test_repeated_wrong_passwords_are_throttled_and_the_wait_is_shown(page, context, watch, cluster, agent):
+    """After 5 failures of one email from one address each further attempt must wait (1 s, 2 s, 4 s …; README):
+    the form shows why (not "wrong password"), and once the wait is over the right password signs in."""
+    watch.allow(401, "/api/auth/login", "POST")
+    watch.allow(429, "/api/auth/login", "POST")
+    watch.allow(401, "/api/auth/session", "GET")
+    page.goto("/signin")
+    alert = page.get_by_role("alert")
+    fill_sign_in(page, agent.email, "wrong password 0")
+    expect(alert).to_be_visible()
+    wrong_text = alert.inner_text()
+    answers = []
+    for attempt in range(1, 9):  # the 6th answers 429 unless the machine took over a second since the 5th
+        with page.expect_response(lambda r: r.url.endswith("/api/auth/login")) as got:
+            fill_sign_in(page, agent.email, f"wrong password {attempt}")
+        answers.append(got.value.status)
+        if got.value.status == 429:
+            break
+    assert answers[:4] == [401] * 4 and answers[-1] == 429, f"answers after the first failure: {answers}"
+    throttled = got.value
+    retry_after = int(throttled.headers["retry-after"])
+    assert 1 <= retry_after <= 60, throttled.headers
+    assert throttled.json()["error"]["code"] == "too_many_attempts"
+    expect(alert).not_to_have_text(wrong_text)  # "wait", not "wrong password"
+    expect(alert).to_contain_text(re.compile(r"\d|again|wait|later", re.I))
+    expect(page.get_by_role("navigation", name="Main")).to_have_count(0)
+
+    page.wait_for_timeout(retry_after * 1000 + 200)  # the wait is the behaviour under test
+    fill_sign_in(page, agent.email, agent.password)
+    expect(page.get_by_role("navigation", name="Main")).to_be_visible()
