@@ -6,10 +6,12 @@ the built cluster over real HTTP, driven with `requests` as a browser would (the
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 import shutil
 import statistics
+import subprocess
 import tempfile
 import threading
 import time
@@ -18,7 +20,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import API, Cluster, assert_error, assert_json, find_bin_dir, unique
+from conftest import API, Cluster, assert_error, assert_json, find_bin_dir, free_ports, unique
 from inbound_helpers import open_sandbox_conversation
 
 COOKIE = "__Host-sb_session"
@@ -667,3 +669,109 @@ def test_changing_an_agents_role_ends_their_sessions(cluster, org):
     # A change that keeps the role keeps the sessions.
     assert_json(org.patch(f"/agents/{agent['id']}", json={"name": "Renamed"}), 200)
     assert assert_json(demoted.get("/api/auth/session"), 200)["agent"]["name"] == "Renamed"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# first start (edge alone: the bootstrap and sign-in need only edge.db)
+
+
+def edge_env(workdir: Path, **extra) -> dict:
+    env = dict(os.environ)
+    for name in ("SWITCHBOARD_BOOTSTRAP_ADMIN_PASSWORD", "SWITCHBOARD_BOOTSTRAP_ADMIN_EMAIL",
+                 "SWITCHBOARD_BOOTSTRAP_API_KEY"):
+        env.pop(name, None)
+    env.update(
+        SWITCHBOARD_DATA_DIR=str(workdir / "data"), SWITCHBOARD_HTTP_PORT=str(free_ports(1)[0]),
+        SWITCHBOARD_INTERNAL_TOKEN="t" + secrets.token_hex(16), SWITCHBOARD_OPERATOR_KEY="op_" + secrets.token_hex(24),
+        SWITCHBOARD_PASSWORD_SCRYPT_LOG_N="14", **extra)
+    return env
+
+
+@pytest.mark.parametrize("password,reason", [("password1", "common"), ("short", "at least 8"),
+                                             ("admin@demo.local!", "email")])
+def test_a_bootstrap_password_the_policy_refuses_stops_edge_with_78(password, reason):
+    workdir = Path(tempfile.mkdtemp(prefix="switchboard-weak-password-"))
+    try:
+        env = edge_env(workdir, SWITCHBOARD_BOOTSTRAP_ADMIN_PASSWORD=password)
+        try:
+            out = subprocess.run([str(find_bin_dir() / "edge")], env=env, cwd=workdir, stdin=subprocess.DEVNULL,
+                                 capture_output=True, timeout=60)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"edge kept running with SWITCHBOARD_BOOTSTRAP_ADMIN_PASSWORD={password!r}")
+        text = (out.stdout + out.stderr).decode(errors="replace")
+        assert out.returncode == 78, (out.returncode, text[-2000:])
+        assert "SWITCHBOARD_BOOTSTRAP_ADMIN_PASSWORD is refused by the password policy" in text, text[-2000:]
+        assert reason in text, text[-2000:]
+        assert f": {password}" not in text and f"={password}" not in text, "the password itself is printed"
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def test_without_a_bootstrap_password_edge_prints_a_one_time_sign_in_link():
+    workdir = Path(tempfile.mkdtemp(prefix="switchboard-sign-in-link-"))
+    env = edge_env(workdir, SWITCHBOARD_BOOTSTRAP_ADMIN_EMAIL="Boss@Example.com")
+    base = f"http://127.0.0.1:{env['SWITCHBOARD_HTTP_PORT']}"
+    try:
+        lines = run_edge_until_listening(env, workdir, base)
+        assert f"switchboard: Console: {base}" in lines, lines
+        links = [line for line in lines if "sign-in link" in line]
+        assert len(links) == 1 and "boss@example.com" in links[0], lines
+        url = links[0].rsplit(" ", 1)[1]
+        assert url.startswith(f"{base}/accept-invite#token="), url
+        token = url.split("#token=", 1)[1]
+        assert TOKEN.match(token)
+        edge = Browser(BaseURL(base))
+        password = strong_password()
+        body = assert_json(edge.post("/api/auth/invite/accept", json={"token": token, "password": password}), 200)
+        assert body["role"] == "admin" and body["agent"]["email"] == "boss@example.com"
+        assert body["org"]["name"] == "Demo"
+        # The next start prints no link: the admin has a password, which stays.
+        lines = run_edge_until_listening(env, workdir, base)
+        assert f"switchboard: Console: {base}" in lines and not any("sign-in link" in line for line in lines), lines
+        assert_json(Browser(BaseURL(base)).login("boss@example.com", password), 200)
+    finally:
+        stop_edge()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+class BaseURL:
+    """What `Browser` needs of a cluster, for an edge started alone."""
+
+    def __init__(self, base_url: str):
+        self.base_url = base_url
+        self.session = requests.Session()
+
+    def request(self, method, path, *, key=None, headers=None, **kw):
+        return self.session.request(method, self.base_url + path, headers=headers, timeout=30, **kw)
+
+
+_EDGE: list[subprocess.Popen] = []
+
+
+def run_edge_until_listening(env: dict, workdir: Path, base: str) -> list[str]:
+    """Stops the previous edge, starts one and answers the lines it printed until it listens."""
+    stop_edge()
+    proc = subprocess.Popen([str(find_bin_dir() / "edge")], env=env, cwd=workdir, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    _EDGE.append(proc)
+    lines: list[str] = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            raise AssertionError(f"edge exited ({proc.poll()}): {lines}")
+        lines.append(line.rstrip("\n"))
+        if "Server started and listening" in line:
+            return lines
+    raise AssertionError(f"edge did not listen within 60 s: {lines}")
+
+
+def stop_edge() -> None:
+    while _EDGE:
+        proc = _EDGE.pop()
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
