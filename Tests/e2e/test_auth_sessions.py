@@ -6,9 +6,13 @@ the built cluster over real HTTP, driven with `requests` as a browser would (the
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
+import shutil
 import statistics
+import subprocess
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -16,7 +20,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import API, Cluster, assert_error, assert_json, find_bin_dir, unique
+from conftest import API, Cluster, assert_error, assert_json, find_bin_dir, free_ports, unique
 from inbound_helpers import open_sandbox_conversation
 
 COOKIE = "__Host-sb_session"
@@ -343,3 +347,431 @@ def test_the_event_stream_takes_the_cookie_and_logout_closes_it(cluster, org):
     refused = Stream(cluster, browser.headers(same_origin=False))
     assert_error(refused.resp, 401, "unauthorized")
     assert_error(browser.post("/api/auth/logout"), 401, "unauthorized")
+
+
+def test_an_admin_ends_an_agents_sessions_and_their_streams(cluster, org):
+    _, _, browser = agent_with_password(org)
+    streams = [Stream(cluster, browser.headers(same_origin=False)) for _ in range(2)]
+    try:
+        assert all(s.resp.status_code == 200 for s in streams)
+        # The admin ends the agent's sessions: both streams close at once.
+        resp = org.delete(f"/agents/{browser_agent_id(browser)}/sessions")
+        assert resp.status_code == 204, resp.text
+        assert all(s.ended.wait(5) for s in streams), "the agent's streams stay open"
+    finally:
+        for s in streams:
+            s.close()
+    assert_error(browser.get("/api/auth/session"), 401, "unauthorized")
+
+
+def browser_agent_id(browser: Browser) -> str:
+    return assert_json(browser.get("/api/auth/session"), 200)["agent"]["id"]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# throttling
+
+
+def test_failures_of_one_email_slow_further_attempts_down(cluster, org):
+    agent, password, _ = agent_with_password(org)
+    email = agent["email"]
+    for _ in range(5):
+        assert_error(Browser(cluster).login(email, strong_password()), 401, "invalid_credentials")
+    # The sixth attempt within the window waits 1 s, even with the right password (checked before hashing).
+    resp = Browser(cluster).login(email, password)
+    assert_error(resp, 429, "too_many_attempts", retryAfterSeconds=1)
+    assert resp.headers["Retry-After"] == "1" and "Set-Cookie" not in resp.headers
+    # Another email from the same address is not slowed down.
+    assert_error(Browser(cluster).login(f"{unique('other')}@example.com", "whatever1"), 401, "invalid_credentials")
+    time.sleep(1.1)
+    assert_error(Browser(cluster).login(email, strong_password()), 401, "invalid_credentials")
+    resp = Browser(cluster).login(email, password)
+    assert_error(resp, 429, "too_many_attempts", retryAfterSeconds=2)
+    assert resp.headers["Retry-After"] == "2"
+    # Never a lock-out: after the wait the right password signs in, and that forgets the failures.
+    time.sleep(2.1)
+    assert_json(Browser(cluster).login(email, password), 200)
+    assert_error(Browser(cluster).login(email, strong_password()), 401, "invalid_credentials")
+    assert_json(Browser(cluster).login(email, password), 200)
+
+
+def test_failures_are_counted_in_metrics(cluster):
+    def count() -> float:
+        text = cluster.request("GET", "/metrics", key=None).text
+        found = re.search(r'^switchboard_login_failures_total\{reason="invalid_credentials"\} (\S+)$', text, re.M)
+        return float(found.group(1)) if found else 0.0
+
+    before = count()
+    assert_error(Browser(cluster).login(f"{unique('m')}@example.com", strong_password()), 401, "invalid_credentials")
+    assert count() == before + 1
+
+
+class SourceAddressAdapter(requests.adapters.HTTPAdapter):
+    """Connects from another loopback address, as a second client machine would."""
+
+    def __init__(self, address: str):
+        self.address = address
+        super().__init__()
+
+    def init_poolmanager(self, *args, **kwargs):
+        kwargs["source_address"] = (self.address, 0)
+        super().init_poolmanager(*args, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def capped_cluster():
+    """A cluster of its own with the per-address cap on (the suite's cluster turns it off): 8 failures a minute."""
+    workdir = Path(tempfile.mkdtemp(prefix="switchboard-e2e-auth-"))
+    c = Cluster(find_bin_dir(), workdir, extra_env={"SWITCHBOARD_LOGIN_IP_FAILURE_LIMIT": "8"})
+    try:
+        c.start()
+        yield c
+    finally:
+        code, leftovers = c.stop()
+        if code == 0 and not leftovers:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def test_one_address_failing_with_many_emails_is_refused_for_the_minute(capped_cluster):
+    cluster = capped_cluster
+    for _ in range(8):
+        assert_error(Browser(cluster).login(f"{unique('spray')}@example.com", "Spring2024!x"), 401,
+                     "invalid_credentials")
+    resp = Browser(cluster).login(f"{unique('spray')}@example.com", "Spring2024!x")
+    err = assert_error(resp, 429, "too_many_attempts")
+    assert 1 <= int(resp.headers["Retry-After"]) <= 60 and err["details"]["retryAfterSeconds"] >= 1
+    # The admin's right password from this address waits as well (no hash is computed for it) …
+    assert_error(Browser(cluster).login(cluster.admin_email, cluster.admin_password), 429, "too_many_attempts")
+    # … while another address signs in.
+    other = requests.Session()
+    other.mount("http://", SourceAddressAdapter("127.0.0.2"))
+    resp = other.post(cluster.base_url + "/api/auth/login", timeout=30,
+                      json={"email": cluster.admin_email, "password": cluster.admin_password},
+                      headers={"Origin": cluster.base_url})
+    assert resp.status_code == 200, resp.text
+    assert session_token(resp)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# passwords
+
+
+@pytest.mark.parametrize("password,reason", [
+    ("short7!", "too_short"),
+    ("x" * 129, "too_long"),
+    ("password123", "common"),
+    ("Sunshine1", "common"),
+    ("Switchboard2025", "context"),
+])
+def test_weak_passwords_are_refused_with_a_reason(cluster, org, password, reason):
+    agent = assert_json(org.post("/agents", json={"name": "Weak", "email": f"{unique('w')}@example.com"}), 201)
+    invite = assert_json(org.post(f"/agents/{agent['id']}/invite"), 201)
+    resp = Browser(cluster).post("/api/auth/invite/accept", json={"token": invite["token"], "password": password})
+    assert_error(resp, 400, "weak_password", reason=reason, field="password")
+    assert "Set-Cookie" not in resp.headers
+    # A refused password does not use the link up.
+    assert_json(Browser(cluster).post("/api/auth/invite/accept",
+                                      json={"token": invite["token"], "password": strong_password()}), 200)
+
+
+def test_the_email_and_org_name_are_refused_as_passwords(cluster, org):
+    agent, password, browser = agent_with_password(org)
+    for weak in (agent["email"], agent["email"].upper() + "1", org.name, org.name.replace(" ", "") + "!!"):
+        resp = browser.post("/api/auth/password", json={"currentPassword": password, "newPassword": weak})
+        assert_error(resp, 400, "weak_password", reason="context", field="newPassword")
+
+
+def test_changing_the_password_needs_the_current_one_and_ends_the_other_sessions(cluster, org):
+    agent, password, first = agent_with_password(org)
+    second = Browser(cluster)
+    assert_json(second.login(agent["email"], password), 200)
+    stream = Stream(cluster, second.headers(same_origin=False))
+    try:
+        assert stream.resp.status_code == 200
+        new = strong_password()
+        assert_error(first.post("/api/auth/password", json={"currentPassword": "not-it-at-all", "newPassword": new}),
+                     401, "invalid_credentials")
+        assert_json(second.get("/api/auth/session"), 200)
+        assert_error(first.post("/api/auth/password", json={"newPassword": new}), 400, "missing_field")
+        resp = first.post("/api/auth/password", json={"currentPassword": password, "newPassword": new})
+        assert resp.status_code == 204, resp.text
+        assert stream.ended.wait(5), "the other session's stream stays open"
+    finally:
+        stream.close()
+    assert_json(first.get("/api/auth/session"), 200)
+    assert_error(second.get("/api/auth/session"), 401, "unauthorized")
+    assert_error(Browser(cluster).login(agent["email"], password), 401, "invalid_credentials")
+    third = Browser(cluster)
+    assert_json(third.login(agent["email"], new), 200)
+    # Told not to, the change leaves the other sessions alone.
+    newer = strong_password()
+    resp = first.post("/api/auth/password", json={"currentPassword": new, "newPassword": newer,
+                                                  "endOtherSessions": False})
+    assert resp.status_code == 204, resp.text
+    assert_json(third.get("/api/auth/session"), 200)
+    assert_json(Browser(cluster).login(agent["email"], newer), 200)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# my sessions
+
+
+def test_sessions_are_listed_and_ended_one_by_one_or_all_others(cluster, org):
+    agent, password, first = agent_with_password(org)
+    second, third = Browser(cluster), Browser(cluster)
+    second.login(agent["email"], password)
+    assert_json(third.post("/api/auth/login", json={"email": agent["email"], "password": password},
+                           headers={"User-Agent": "Third browser/1.0"}), 200)
+    third.token = session_token(third.login(agent["email"], password))
+    listed = assert_json(first.get("/api/auth/sessions"), 200)["data"]
+    assert len(listed) == 4  # accepting the invitation, then three sign-ins
+    assert [s["current"] for s in listed].count(True) == 1
+    for s in listed:
+        assert set(s) == {"id", "createdAt", "lastSeenAt", "expiresAt", "ip", "userAgent", "current"}
+        assert s["ip"] == "127.0.0.1"
+    assert any(s["userAgent"] == "Third browser/1.0" for s in listed)
+    mine = next(s for s in listed if s["current"])
+    assert mine["id"] == assert_json(first.get("/api/auth/session"), 200)["session"]["id"]
+    second_id = assert_json(second.get("/api/auth/session"), 200)["session"]["id"]
+    resp = first.delete(f"/api/auth/sessions/{second_id}")
+    assert resp.status_code == 204, resp.text
+    assert_error(second.get("/api/auth/session"), 401, "unauthorized")
+    assert_error(first.delete(f"/api/auth/sessions/{second_id}"), 404, "session_not_found")
+    # Another agent's session is not mine to end.
+    _, _, stranger = agent_with_password(org)
+    stranger_id = assert_json(stranger.get("/api/auth/session"), 200)["session"]["id"]
+    assert_error(first.delete(f"/api/auth/sessions/{stranger_id}"), 404, "session_not_found")
+    assert_json(stranger.get("/api/auth/session"), 200)
+    resp = first.delete("/api/auth/sessions")
+    assert resp.status_code == 204, resp.text
+    assert_error(third.get("/api/auth/session"), 401, "unauthorized")
+    assert [s["current"] for s in assert_json(first.get("/api/auth/sessions"), 200)["data"]] == [True]
+    # Ending the current session by id signs out.
+    resp = first.delete(f"/api/auth/sessions/{mine['id']}")
+    assert resp.status_code == 204
+    assert_cleared(resp)
+    assert_error(first.get("/api/auth/session"), 401, "unauthorized")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# invitations and resets
+
+
+def test_invite_accept_then_sign_in(cluster, org):
+    agent = assert_json(org.post("/agents", json={"name": "New", "email": f"{unique('n')}@example.com"}), 201)
+    assert_error(Browser(cluster).login(agent["email"], "anything-at-all"), 401, "invalid_credentials")
+    resp = org.post(f"/agents/{agent['id']}/invite")
+    invite = assert_json(resp, 201)
+    assert set(invite) == {"url", "token", "expiresAt"}
+    assert TOKEN.match(invite["token"])
+    assert invite["url"] == f"{cluster.base_url}/accept-invite#token={invite['token']}"
+    assert_recent_future(invite["expiresAt"], hours=24)
+    assert resp.headers.get("Cache-Control") == "no-store"
+    password = strong_password()
+    resp = Browser(cluster).post("/api/auth/invite/accept", json={"token": invite["token"], "password": password})
+    body = assert_json(resp, 200)
+    assert body["agent"]["id"] == agent["id"] and body["role"] == "agent" and body["org"]["id"] == org.id
+    assert session_token(resp)
+    # Single use: the same token again is refused with the same answer as a made-up one.
+    used = assert_error(Browser(cluster).post("/api/auth/invite/accept",
+                                              json={"token": invite["token"], "password": strong_password()}),
+                        400, "invalid_token")
+    unknown = assert_error(Browser(cluster).post("/api/auth/invite/accept",
+                                                 json={"token": secrets.token_urlsafe(32), "password": password}),
+                           400, "invalid_token")
+    assert used["message"] == unknown["message"]
+    assert_error(Browser(cluster).post("/api/auth/invite/accept", json={"token": "short", "password": password}),
+                 400, "invalid_token")
+    assert_json(Browser(cluster).login(agent["email"], password), 200)
+
+
+def assert_recent_future(value: str, hours: float) -> None:
+    from conftest import parse_time
+    import datetime as dt
+    left = (parse_time(value) - dt.datetime.now(dt.timezone.utc)).total_seconds()
+    assert hours * 3600 - 300 < left <= hours * 3600 + 5, value
+
+
+def test_a_new_invitation_voids_the_previous_one_and_resets_the_password(cluster, org):
+    agent, old_password, browser = agent_with_password(org)
+    first = assert_json(org.post(f"/agents/{agent['id']}/invite"), 201)
+    second = assert_json(org.post(f"/agents/{agent['id']}/invite"), 201)
+    assert first["token"] != second["token"]
+    assert_error(Browser(cluster).post("/api/auth/invite/accept",
+                                       json={"token": first["token"], "password": strong_password()}),
+                 400, "invalid_token")
+    # Until the reset is accepted the old password still works.
+    assert_json(Browser(cluster).login(agent["email"], old_password), 200)
+    new = strong_password()
+    fresh = Browser(cluster)
+    resp = fresh.post("/api/auth/invite/accept", json={"token": second["token"], "password": new})
+    assert_json(resp, 200)
+    fresh.token = session_token(resp)
+    # A reset ends every earlier session and the old password.
+    assert_error(browser.get("/api/auth/session"), 401, "unauthorized")
+    assert_error(Browser(cluster).login(agent["email"], old_password), 401, "invalid_credentials")
+    assert_json(fresh.get("/api/auth/session"), 200)
+
+
+def test_invitations_are_for_admins_of_the_agents_org(cluster, org, other_org):
+    agent = assert_json(org.post("/agents", json={"name": "Mine", "email": f"{unique('m')}@example.com"}), 201)
+    assert_error(other_org.post(f"/agents/{agent['id']}/invite"), 404, "agent_not_found")
+    assert_error(other_org.delete(f"/agents/{agent['id']}/sessions"), 404, "agent_not_found")
+    assert_error(org.post("/agents/no-such-agent/invite"), 404, "agent_not_found")
+    key = assert_json(org.post("/api-keys", json={"name": "agent key", "role": "agent"}), 201)["key"]
+    assert_error(org.post(f"/agents/{agent['id']}/invite", key=key), 403, "forbidden")
+    assert_error(org.delete(f"/agents/{agent['id']}/sessions", key=key), 403, "forbidden")
+
+
+def test_an_admin_session_invites_and_manages_agents(cluster):
+    admin = Browser(cluster)
+    assert_json(admin.login(cluster.admin_email, cluster.admin_password), 200)
+    agent = assert_json(admin.post("/agents", json={"name": "By cookie", "email": f"{unique('c')}@example.com"}), 201)
+    invite = assert_json(admin.post(f"/agents/{agent['id']}/invite"), 201)
+    assert_json(Browser(cluster).post("/api/auth/invite/accept",
+                                      json={"token": invite["token"], "password": strong_password()}), 200)
+    resp = admin.delete(f"/agents/{agent['id']}")
+    assert resp.status_code == 204, resp.text
+
+
+# ---------------------------------------------------------------------------------------------------------
+# removal and demotion
+
+
+def test_removing_an_agent_ends_their_sessions_and_streams(cluster, org):
+    agent, password, browser = agent_with_password(org)
+    stream = Stream(cluster, browser.headers(same_origin=False))
+    try:
+        assert stream.resp.status_code == 200
+        resp = org.delete(f"/agents/{agent['id']}")
+        assert resp.status_code == 204, resp.text
+        assert stream.ended.wait(5), "the removed agent's stream stays open"
+    finally:
+        stream.close()
+    assert_error(browser.get("/org"), 401, "unauthorized")
+    assert_error(Browser(cluster).login(agent["email"], password), 401, "invalid_credentials")
+
+
+def test_changing_an_agents_role_ends_their_sessions(cluster, org):
+    agent, password, browser = agent_with_password(org, role="admin")
+    assert assert_json(browser.get("/api/auth/session"), 200)["role"] == "admin"
+    stream = Stream(cluster, browser.headers(same_origin=False))
+    try:
+        assert stream.resp.status_code == 200
+        assert_json(org.patch(f"/agents/{agent['id']}", json={"role": "agent"}), 200)
+        assert stream.ended.wait(5), "the demoted agent's stream stays open"
+    finally:
+        stream.close()
+    assert_error(browser.get("/api/auth/session"), 401, "unauthorized")
+    demoted = Browser(cluster)
+    assert assert_json(demoted.login(agent["email"], password), 200)["role"] == "agent"
+    assert_error(demoted.post("/api-keys", json={"name": "k"}), 403, "forbidden")
+    # A change that keeps the role keeps the sessions.
+    assert_json(org.patch(f"/agents/{agent['id']}", json={"name": "Renamed"}), 200)
+    assert assert_json(demoted.get("/api/auth/session"), 200)["agent"]["name"] == "Renamed"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# first start (edge alone: the bootstrap and sign-in need only edge.db)
+
+
+def edge_env(workdir: Path, **extra) -> dict:
+    env = dict(os.environ)
+    for name in ("SWITCHBOARD_BOOTSTRAP_ADMIN_PASSWORD", "SWITCHBOARD_BOOTSTRAP_ADMIN_EMAIL",
+                 "SWITCHBOARD_BOOTSTRAP_API_KEY"):
+        env.pop(name, None)
+    env.update(
+        SWITCHBOARD_DATA_DIR=str(workdir / "data"), SWITCHBOARD_HTTP_PORT=str(free_ports(1)[0]),
+        SWITCHBOARD_INTERNAL_TOKEN="t" + secrets.token_hex(16), SWITCHBOARD_OPERATOR_KEY="op_" + secrets.token_hex(24),
+        SWITCHBOARD_PASSWORD_SCRYPT_LOG_N="14", **extra)
+    return env
+
+
+@pytest.mark.parametrize("password,reason", [("password1", "common"), ("short", "at least 8"),
+                                             ("admin@demo.local!", "email")])
+def test_a_bootstrap_password_the_policy_refuses_stops_edge_with_78(password, reason):
+    workdir = Path(tempfile.mkdtemp(prefix="switchboard-weak-password-"))
+    try:
+        env = edge_env(workdir, SWITCHBOARD_BOOTSTRAP_ADMIN_PASSWORD=password)
+        try:
+            out = subprocess.run([str(find_bin_dir() / "edge")], env=env, cwd=workdir, stdin=subprocess.DEVNULL,
+                                 capture_output=True, timeout=60)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"edge kept running with SWITCHBOARD_BOOTSTRAP_ADMIN_PASSWORD={password!r}")
+        text = (out.stdout + out.stderr).decode(errors="replace")
+        assert out.returncode == 78, (out.returncode, text[-2000:])
+        assert "SWITCHBOARD_BOOTSTRAP_ADMIN_PASSWORD is refused by the password policy" in text, text[-2000:]
+        assert reason in text, text[-2000:]
+        assert f": {password}" not in text and f"={password}" not in text, "the password itself is printed"
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def test_without_a_bootstrap_password_edge_prints_a_one_time_sign_in_link():
+    workdir = Path(tempfile.mkdtemp(prefix="switchboard-sign-in-link-"))
+    env = edge_env(workdir, SWITCHBOARD_BOOTSTRAP_ADMIN_EMAIL="Boss@Example.com")
+    base = f"http://127.0.0.1:{env['SWITCHBOARD_HTTP_PORT']}"
+    try:
+        lines = run_edge_until_listening(env, workdir, base)
+        assert f"switchboard: Console: {base}" in lines, lines
+        links = [line for line in lines if "sign-in link" in line]
+        assert len(links) == 1 and "boss@example.com" in links[0], lines
+        url = links[0].rsplit(" ", 1)[1]
+        assert url.startswith(f"{base}/accept-invite#token="), url
+        token = url.split("#token=", 1)[1]
+        assert TOKEN.match(token)
+        edge = Browser(BaseURL(base))
+        password = strong_password()
+        body = assert_json(edge.post("/api/auth/invite/accept", json={"token": token, "password": password}), 200)
+        assert body["role"] == "admin" and body["agent"]["email"] == "boss@example.com"
+        assert body["org"]["name"] == "Demo"
+        # The next start prints no link: the admin has a password, which stays.
+        lines = run_edge_until_listening(env, workdir, base)
+        assert f"switchboard: Console: {base}" in lines and not any("sign-in link" in line for line in lines), lines
+        assert_json(Browser(BaseURL(base)).login("boss@example.com", password), 200)
+    finally:
+        stop_edge()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+class BaseURL:
+    """What `Browser` needs of a cluster, for an edge started alone."""
+
+    def __init__(self, base_url: str):
+        self.base_url = base_url
+        self.session = requests.Session()
+
+    def request(self, method, path, *, key=None, headers=None, **kw):
+        return self.session.request(method, self.base_url + path, headers=headers, timeout=30, **kw)
+
+
+_EDGE: list[subprocess.Popen] = []
+
+
+def run_edge_until_listening(env: dict, workdir: Path, base: str) -> list[str]:
+    """Stops the previous edge, starts one and answers the lines it printed until it listens."""
+    stop_edge()
+    proc = subprocess.Popen([str(find_bin_dir() / "edge")], env=env, cwd=workdir, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    _EDGE.append(proc)
+    lines: list[str] = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            raise AssertionError(f"edge exited ({proc.poll()}): {lines}")
+        lines.append(line.rstrip("\n"))
+        if "Server started and listening" in line:
+            return lines
+    raise AssertionError(f"edge did not listen within 60 s: {lines}")
+
+
+def stop_edge() -> None:
+    while _EDGE:
+        proc = _EDGE.pop()
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
