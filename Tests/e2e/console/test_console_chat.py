@@ -175,7 +175,8 @@ def test_closed_window_offers_only_templates_and_sends_a_template(chat, org, met
 
     sent = wait_for(lambda: outbound_messages(org, c.id), timeout=5, what="the template message")
     assert [m["type"] for m in sent] == ["template"], sent
-    assert sent[0]["content"]["name"] == "follow_up", sent[0]
+    stored = sent[0]["content"].get("template", sent[0]["content"])
+    assert (stored.get("name"), stored.get("language")) == ("follow_up", "en_US"), sent[0]
     expect(message_el(page, sent[0]["id"])).to_be_visible()
     [request] = meta.wait_for(1, to=digits(c.phone))
     assert request["body"]["type"] == "template", request
@@ -267,7 +268,7 @@ def test_bulk_archive_of_all_conversations_matching_the_filter(chat, org):
     expect(rows.first).to_contain_text(tag)
     expect(row(page, keep["id"])).to_have_count(0)
     shown = rows.count()
-    assert 0 < shown < total, f"{shown} rows shown: the test needs more conversations than one page"
+    assert 0 < shown < total, f"{shown} of {total} rows loaded at once: the list must page (see the scroll test)"
 
     page.get_by_role("checkbox", name="Select all", exact=True).check()
     everything = page.get_by_role("button", name=f"Select all {total} matching")
@@ -279,6 +280,28 @@ def test_bulk_archive_of_all_conversations_matching_the_filter(chat, org):
     wait_for(lambda: conversations(org, {"q": tag}) == [], timeout=5, what="none left unarchived")
     assert len(conversations(org, {"q": tag, "archived": "true"})) == total
     assert get_conversation(org, keep["id"])["archived"] is False, "a conversation outside the filter was archived"
+
+
+def test_the_list_pane_scrolls_by_itself_and_loads_the_next_page_at_its_end(chat, org):
+    """Infinite scroll on the keyset cursor: one page (50) first, in a pane that scrolls inside the window; the next
+    page when its end comes into view."""
+    page = chat
+    tag = unique("Scroll")
+    total = 60
+    for i in range(total):
+        sandbox_inbound(org, f"scroll message {i}", phone=rand_phone(), name=f"{tag} Customer {i:02d}")
+    wait_for(lambda: len(conversations(org, {"q": tag})) == total, timeout=30, what=f"{total} conversations")
+    page.reload()
+    expect(connection(page)).to_have_attribute("data-state", "live")
+    rows = conversation_list(page).get_by_role("listitem")
+    expect(rows).to_have_count(50)
+    page.wait_for_timeout(500)  # nothing more is loaded while the list's end is out of view
+    expect(rows).to_have_count(50)
+    doc, inner = page.evaluate("[document.documentElement.scrollHeight, innerHeight]")
+    assert doc <= inner + 1, f"the whole page scrolls ({doc} px in a {inner} px window): the list pane is not " \
+                             f"held to the window, so every page of the list loads at once"
+    rows.last.scroll_into_view_if_needed()
+    expect(rows).to_have_count(total)
 
 
 def test_assign_resolve_and_reopen_from_the_header(chat, org, agent):
@@ -318,6 +341,9 @@ def test_after_the_stream_is_cut_the_message_that_arrived_meanwhile_is_shown(pag
         open_chat(page, proxy.url + "/chat")
         mark_page(page)
         expect(connection(page)).to_have_text("Live")
+        before = unique("Before ")  # an event on the stream first, so that there is a place to resume from
+        sandbox_inbound(org, "first message", phone=rand_phone(), name=before)
+        expect(named_row(page, before)).to_be_visible()
         # while the network is cut every request fails: that is the point of this test
         watch.allow("failed", r"/.*")
         watch.allow_console(r"net::ERR_")

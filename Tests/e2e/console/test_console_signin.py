@@ -33,7 +33,7 @@ def fill_sign_in(page, email: str, password: str) -> None:
 def test_sign_in_with_the_right_password_opens_the_chat_page(page, context, watch, cluster, agent):
     sign_in(page, watch, agent)
     expect(page).to_have_url(re.compile(r"/chat(/|$|\?)"))
-    expect(conversation_list(page)).to_be_visible()
+    expect(conversation_list(page)).to_be_attached()
     expect(page.get_by_role("navigation", name="Main").get_by_role("link", name="Chat")).to_be_visible()
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
 
