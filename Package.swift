@@ -172,6 +172,8 @@ let package = Package(
                 lifecycle, logging, metrics, prometheus, crypto,
             ],
             path: "Services/Edge/EdgeService",
+            // The agent console's HTML, CSS and JavaScript, served as they are (no build step).
+            resources: [.copy("Console/static")],
             swiftSettings: upcoming
         ),
         .executableTarget(
