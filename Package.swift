@@ -25,6 +25,7 @@ let nioPosix = Target.Dependency.product(name: "NIOPosix", package: "swift-nio")
 let nioCore = Target.Dependency.product(name: "NIOCore", package: "swift-nio")
 let nioHTTP1 = Target.Dependency.product(name: "NIOHTTP1", package: "swift-nio")
 let crypto = Target.Dependency.product(name: "Crypto", package: "swift-crypto")
+let cryptoExtras = Target.Dependency.product(name: "_CryptoExtras", package: "swift-crypto")
 let httpClient = Target.Dependency.product(name: "AsyncHTTPClient", package: "async-http-client")
 
 let package = Package(
@@ -169,11 +170,12 @@ let package = Package(
             name: "EdgeService",
             dependencies: [
                 "ServiceKit", "SwitchboardClient", "ContactsKit", "ConversationsKit", "MessagingKit", grdb, hummingbird,
-                lifecycle, logging, metrics, prometheus, crypto,
+                lifecycle, logging, metrics, prometheus, crypto, cryptoExtras, nioPosix,
             ],
             path: "Services/Edge/EdgeService",
-            // The agent console's HTML, CSS and JavaScript, served as they are (no build step).
-            resources: [.copy("Console/static")],
+            // The agent console's HTML, CSS and JavaScript (served as they are: no build step) and the list of
+            // common passwords refused at sign-up.
+            resources: [.copy("Console/static"), .copy("Auth/common-passwords.txt")],
             swiftSettings: upcoming
         ),
         .executableTarget(

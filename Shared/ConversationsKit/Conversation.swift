@@ -77,6 +77,8 @@ public struct Conversation: Sendable, Equatable {
     /// The channel switcher: the channel the last outbound message went through, when not the conversation's own.
     public var replyChannelID: String?
     public var replyMedium: Medium?
+    /// When the customer's oldest message with no reply after it arrived; nil once a reply went out.
+    public var waitingSince: Millis?
 
     public init(
         id: String, orgID: String, contact: ContactSnapshot, channelID: String, medium: Medium,

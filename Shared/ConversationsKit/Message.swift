@@ -89,6 +89,14 @@ public struct InboundMessage: Sendable, Equatable {
 
 /// What the inbox lists. Archived conversations are hidden unless `archived` is given; `deleted` lists the
 /// restorable trash instead of the inbox.
+/// The order of an inbox page.
+public enum InboxSort: String, Sendable, Equatable, CaseIterable {
+    /// Newest activity first (the default).
+    case activity
+    /// Only the conversations whose customer waits for a reply, the longest-waiting first (FIFO).
+    case waiting
+}
+
 public struct InboxFilter: Sendable, Equatable {
     public enum Assignee: Sendable, Equatable {
         case agent(String)

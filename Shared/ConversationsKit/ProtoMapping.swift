@@ -58,6 +58,7 @@ extension Switchboard_Conversations_V1_Conversation {
         if let at = conversation.deletedAt { deletedAt = .init(millis: at) }
         replyChannelID = conversation.replyChannelID ?? ""
         replyMedium = conversation.replyMedium?.rawValue ?? ""
+        if let at = conversation.waitingSince { waitingSince = .init(millis: at) }
     }
 }
 
@@ -78,6 +79,7 @@ extension Conversation {
             deletedAt: proto.hasDeletedAt ? proto.deletedAt.millis : nil)
         replyChannelID = proto.replyChannelID.nonEmpty
         replyMedium = Medium(rawValue: proto.replyMedium)
+        waitingSince = proto.hasWaitingSince ? proto.waitingSince.millis : nil
     }
 }
 

@@ -201,12 +201,13 @@ public struct ConversationsClient<Transport: ClientTransport>: Sendable {
         }
     }
 
-    public func list(orgID: String, filter: InboxFilter, cursor: String?, limit: Int) async throws(ServiceFailure)
-        -> Page<Conversation>
-    {
+    public func list(
+        orgID: String, filter: InboxFilter, sort: InboxSort = .activity, cursor: String?, limit: Int
+    ) async throws(ServiceFailure) -> Page<Conversation> {
         let request = Switchboard_Conversations_V1_ListConversationsRequest.with {
             $0.orgID = orgID
             $0.filter = .init(filter)
+            $0.sort = sort == .activity ? "" : sort.rawValue
             $0.page.cursor = cursor ?? ""
             $0.page.limit = Int32(limit)
         }

@@ -427,6 +427,16 @@ public nonisolated struct Switchboard_Conversations_V1_Conversation: @unchecked 
     set {_uniqueStorage()._replyMedium = newValue}
   }
 
+  /// When the customer's oldest message without a reply after it arrived; unset once a reply went out.
+  public var waitingSince: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_storage._waitingSince ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_uniqueStorage()._waitingSince = newValue}
+  }
+  /// Returns true if `waitingSince` has been explicitly set.
+  public var hasWaitingSince: Bool {_storage._waitingSince != nil}
+  /// Clears the value of `waitingSince`. Subsequent reads from it will return its default value.
+  public mutating func clearWaitingSince() {_uniqueStorage()._waitingSince = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -946,6 +956,10 @@ public nonisolated struct Switchboard_Conversations_V1_ListConversationsRequest:
   public var hasPage: Bool {self._page != nil}
   /// Clears the value of `page`. Subsequent reads from it will return its default value.
   public mutating func clearPage() {self._page = nil}
+
+  /// "" or "activity": newest activity first. "waiting": the conversations whose customer is waiting for a reply
+  /// (an inbound message since the last outbound one), the longest-waiting first (FIFO).
+  public var sort: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1933,7 +1947,7 @@ nonisolated extension Switchboard_Conversations_V1_MessagePreview: SwiftProtobuf
 
 nonisolated extension Switchboard_Conversations_V1_Conversation: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Conversation"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}org_id\0\u{1}contact\0\u{3}channel_id\0\u{1}medium\0\u{1}status\0\u{3}assignee_id\0\u{3}last_activity_at\0\u{3}last_inbound_at\0\u{3}unread_count\0\u{1}starred\0\u{1}archived\0\u{3}has_window\0\u{1}window\0\u{3}last_message\0\u{3}created_at\0\u{3}resolved_at\0\u{3}deleted_at\0\u{3}reply_channel_id\0\u{3}reply_medium\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}org_id\0\u{1}contact\0\u{3}channel_id\0\u{1}medium\0\u{1}status\0\u{3}assignee_id\0\u{3}last_activity_at\0\u{3}last_inbound_at\0\u{3}unread_count\0\u{1}starred\0\u{1}archived\0\u{3}has_window\0\u{1}window\0\u{3}last_message\0\u{3}created_at\0\u{3}resolved_at\0\u{3}deleted_at\0\u{3}reply_channel_id\0\u{3}reply_medium\0\u{3}waiting_since\0")
 
   fileprivate class _StorageClass {
     var _id: String = String()
@@ -1956,6 +1970,7 @@ nonisolated extension Switchboard_Conversations_V1_Conversation: SwiftProtobuf.M
     var _deletedAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
     var _replyChannelID: String = String()
     var _replyMedium: String = String()
+    var _waitingSince: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -1986,6 +2001,7 @@ nonisolated extension Switchboard_Conversations_V1_Conversation: SwiftProtobuf.M
       _deletedAt = source._deletedAt
       _replyChannelID = source._replyChannelID
       _replyMedium = source._replyMedium
+      _waitingSince = source._waitingSince
     }
   }
 
@@ -2024,6 +2040,7 @@ nonisolated extension Switchboard_Conversations_V1_Conversation: SwiftProtobuf.M
         case 18: try { try decoder.decodeSingularMessageField(value: &_storage._deletedAt) }()
         case 19: try { try decoder.decodeSingularStringField(value: &_storage._replyChannelID) }()
         case 20: try { try decoder.decodeSingularStringField(value: &_storage._replyMedium) }()
+        case 21: try { try decoder.decodeSingularMessageField(value: &_storage._waitingSince) }()
         default: break
         }
       }
@@ -2096,6 +2113,9 @@ nonisolated extension Switchboard_Conversations_V1_Conversation: SwiftProtobuf.M
       if !_storage._replyMedium.isEmpty {
         try visitor.visitSingularStringField(value: _storage._replyMedium, fieldNumber: 20)
       }
+      try { if let v = _storage._waitingSince {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 21)
+      } }()
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -2125,6 +2145,7 @@ nonisolated extension Switchboard_Conversations_V1_Conversation: SwiftProtobuf.M
         if _storage._deletedAt != rhs_storage._deletedAt {return false}
         if _storage._replyChannelID != rhs_storage._replyChannelID {return false}
         if _storage._replyMedium != rhs_storage._replyMedium {return false}
+        if _storage._waitingSince != rhs_storage._waitingSince {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -2967,7 +2988,7 @@ nonisolated extension Switchboard_Conversations_V1_InboxFilter: SwiftProtobuf.Me
 
 nonisolated extension Switchboard_Conversations_V1_ListConversationsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ListConversationsRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}org_id\0\u{1}filter\0\u{1}page\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}org_id\0\u{1}filter\0\u{1}page\0\u{1}sort\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2978,6 +2999,7 @@ nonisolated extension Switchboard_Conversations_V1_ListConversationsRequest: Swi
       case 1: try { try decoder.decodeSingularStringField(value: &self.orgID) }()
       case 2: try { try decoder.decodeSingularMessageField(value: &self._filter) }()
       case 3: try { try decoder.decodeSingularMessageField(value: &self._page) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.sort) }()
       default: break
       }
     }
@@ -2997,6 +3019,9 @@ nonisolated extension Switchboard_Conversations_V1_ListConversationsRequest: Swi
     try { if let v = self._page {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
     } }()
+    if !self.sort.isEmpty {
+      try visitor.visitSingularStringField(value: self.sort, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -3004,6 +3029,7 @@ nonisolated extension Switchboard_Conversations_V1_ListConversationsRequest: Swi
     if lhs.orgID != rhs.orgID {return false}
     if lhs._filter != rhs._filter {return false}
     if lhs._page != rhs._page {return false}
+    if lhs.sort != rhs.sort {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

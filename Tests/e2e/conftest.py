@@ -299,6 +299,9 @@ class Cluster:
         self.internal_token = secrets.token_hex(24)
         self.operator_key = "op_" + secrets.token_urlsafe(32)
         self.api_key = "sbk_" + secrets.token_urlsafe(32)
+        # The demo org's admin agent, who signs in to the console (SWITCHBOARD_BOOTSTRAP_ADMIN_*).
+        self.admin_email = "admin@demo.local"
+        self.admin_password = "e2e-" + secrets.token_urlsafe(18)
         self.process: subprocess.Popen | None = None
         self.children_seen: dict[int, int] = {}  # pid -> start time
         self.server_errors: list[tuple[str, str, int, str]] = []
@@ -315,6 +318,13 @@ class Cluster:
             SWITCHBOARD_INTERNAL_TOKEN=self.internal_token,
             SWITCHBOARD_OPERATOR_KEY=self.operator_key,
             SWITCHBOARD_BOOTSTRAP_API_KEY=self.api_key,
+            SWITCHBOARD_BOOTSTRAP_ADMIN_EMAIL=self.admin_email,
+            SWITCHBOARD_BOOTSTRAP_ADMIN_PASSWORD=self.admin_password,
+            # passwords: the cheapest scrypt edge allows (2^14), so that sign-ins and invitations are quick
+            SWITCHBOARD_PASSWORD_SCRYPT_LOG_N="14",
+            # the suite signs in wrongly on purpose, all from 127.0.0.1: no per-address cap on failed sign-ins here
+            # (the per email and address delay stays on; test_auth_sessions.py starts a cluster with the cap)
+            SWITCHBOARD_LOGIN_IP_FAILURE_LIMIT="0",
             SWITCHBOARD_BIN_DIR=str(self.bin_dir),
             # outbound sending: short retry backoff so that retry tests finish quickly
             SWITCHBOARD_SEND_RETRY_BASE_MS="50",

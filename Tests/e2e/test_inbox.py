@@ -580,3 +580,46 @@ def test_bulk_rejects_bad_requests(org, body):
     assert_error(org.post("/conversations/bulk", json=body), 400)
     c = get_conversation(org, conv["id"])
     assert c["starred"] is False and c["deletedAt"] is None and c["archived"] is False
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the "waiting longest" queue (sort=waiting)
+
+
+def test_waiting_longest_lists_customers_awaiting_a_reply_oldest_wait_first(org):
+    first = open_sandbox_conversation(org, name="First waiter")
+    second = open_sandbox_conversation(org, name="Second waiter")
+    third = open_sandbox_conversation(org, name="Third waiter")
+    answered = open_sandbox_conversation(org, name="Answered")
+    resolved = open_sandbox_conversation(org, name="Resolved unanswered")
+    assert_json(org.post(f"/conversations/{resolved['id']}/resolve"), 200)
+    # The first customer writes again: the wait still began with the first message (no jump to the back).
+    again = sandbox_inbound(org, "still there?", phone=first["contact"]["phone"])
+    wait_message(org, again["messageId"])
+    # A reply ends the wait.
+    assert_json(org.post(f"/conversations/{answered['id']}/messages", json={"type": "text", "text": "hi"}), 202)
+    wait_conversation(org, answered["id"], lambda c: c["waitingSince"] is None)
+
+    queue = conversations(org, {"sort": "waiting"})
+    assert [c["id"] for c in queue] == [first["id"], second["id"], third["id"]]
+    assert queue[0]["waitingSince"] == first["lastInboundAt"]
+    # WhatsApp and the sandbox time messages to the second; equal waits keep the order the conversations began.
+    assert parse_time(queue[0]["waitingSince"]) <= parse_time(queue[1]["waitingSince"])
+    # The default order still lists every conversation.
+    assert set(conversation_ids(org)) == {c["id"] for c in (first, second, third, answered, resolved)}
+    # Filters combine with the queue.
+    assert conversation_ids(org, {"sort": "waiting", "q": "Second"}) == [second["id"]]
+    agent = assert_json(org.post("/agents", json={"name": "Queue Agent", "email": "queue@example.com", "role": "agent"}), 201)
+    assert_json(org.post(f"/conversations/{second['id']}/assign", json={"agentId": agent["id"]}), 200)
+    assert conversation_ids(org, {"sort": "waiting", "status": "OPEN"}) == [first["id"], third["id"]]
+
+    # Keyset pages of one, and cursors of one order are refused by the other.
+    page = assert_json(org.get("/conversations", params={"sort": "waiting", "limit": 1}), 200)
+    assert [c["id"] for c in page["data"]] == [first["id"]]
+    page2 = assert_json(org.get("/conversations", params={"sort": "waiting", "limit": 1, "cursor": page["nextCursor"]}), 200)
+    assert [c["id"] for c in page2["data"]] == [second["id"]]
+    inbox = assert_json(org.get("/conversations", params={"limit": 1}), 200)
+    assert_error(org.get("/conversations", params={"sort": "waiting", "cursor": inbox["nextCursor"]}), 400,
+                 "invalid_cursor")
+    assert_error(org.get("/conversations", params={"cursor": page["nextCursor"]}), 400, "invalid_cursor")
+    assert_error(org.get("/conversations", params={"sort": "oldest"}), 400, "invalid_query", parameter="sort")

@@ -149,6 +149,9 @@ def test_every_response_carries_a_request_id(cluster, org):
     ids = [r.headers.get("X-Request-Id") for r in responses]
     assert all(ids), list(zip(statuses, ids))
     assert len(set(ids)) == len(ids), ids
+    # Answers are per caller: no browser or proxy cache keeps them, errors included.
+    assert all(r.headers.get("Cache-Control") == "no-store" for r in responses), [
+        (r.url, r.headers.get("Cache-Control")) for r in responses]
 
     mine = unique("e2e-req-")
     echoed = org.get("/org", headers={"X-Request-Id": mine})

@@ -206,8 +206,11 @@ public struct ConversationsAPI: Switchboard_Conversations_V1_ConversationsServic
     public func listConversations(
         request: Switchboard_Conversations_V1_ListConversationsRequest, context: ServerContext
     ) async throws -> Switchboard_Conversations_V1_ListConversationsResponse {
+        guard let sort = request.sort.isEmpty ? .activity : InboxSort(rawValue: request.sort) else {
+            throw ServiceFailure.invalid("invalid_sort", "sort is activity or waiting", field: "sort")
+        }
         let page = try await store.conversations(
-            orgID: try requireOrg(request.orgID), filter: try InboxFilter(request.filter),
+            orgID: try requireOrg(request.orgID), filter: try InboxFilter(request.filter), sort: sort,
             cursor: request.page.cursor.nonEmptyValue, limit: try PageCursor.limit(request.page.limit))
         return .with {
             $0.conversations = page.items.map(Switchboard_Conversations_V1_Conversation.init)

@@ -24,14 +24,17 @@ public func buildEdgeApplication(
     let limits = try RequestLimits(config: config)
     let deadlines = try HTTPDeadlines(config: config)
     let common = try CommonConfig(config)
-    let store = try EdgeStore(
-        SQLiteDatabase.openPool(path: try common.databasePath("edge"), migrator: DatabaseMigrator()))
-    let operatorKeyHash = try await EdgeBootstrap(store: store, config: config, logger: logger).run()
-    let connections = try ServiceConnections(config: config)
     let host = config.string("SWITCHBOARD_HTTP_HOST", default: "127.0.0.1")
     let port = try config.port("SWITCHBOARD_HTTP_PORT", default: 8080)
     var publicURL = config.string("SWITCHBOARD_PUBLIC_URL", default: "http://\(host):\(port)")
     while publicURL.hasSuffix("/") { publicURL.removeLast() }
+    let people = try PeopleAuth(publicURL: publicURL, config: config)
+    let store = try EdgeStore(
+        SQLiteDatabase.openPool(path: try common.databasePath("edge"), migrator: DatabaseMigrator()))
+    let operatorKeyHash = try await EdgeBootstrap(
+        store: store, config: config, logger: logger, people: people, publicURL: publicURL
+    ).run()
+    let connections = try ServiceConnections(config: config)
     let uploads = try ImportUploads.make(config: config, dataDirectory: common.dataDirectory)
     let console = try ConsoleFiles.make(config: config)
     let events = EventHub(
@@ -40,7 +43,7 @@ public func buildEdgeApplication(
     let router = buildEdgeRouter(
         connections: connections, store: store, token: common.internalToken, operatorKeyHash: operatorKeyHash,
         prometheus: prometheus, logger: logger, publicURL: publicURL, limits: limits, uploads: uploads, events: events,
-        console: console)
+        people: people, console: console)
     return Application(
         router: router,
         server: deadlines.server,
@@ -56,8 +59,12 @@ public func buildEdgeRouter(
     connections: ServiceConnections, store: EdgeStore, token: String, operatorKeyHash: String,
     prometheus: PrometheusCollectorRegistry?, logger: Logger, publicURL: String = "http://127.0.0.1:8080",
     limits: RequestLimits = .unlimited, uploads: ImportUploads = ImportUploads(), events: EventHub? = nil,
-    console: ConsoleFiles = .bundled
+    people: PeopleAuth? = nil, console: ConsoleFiles = .bundled
 ) -> Router<EdgeRequestContext> {
+    // Router tests get the cheapest scrypt the configuration allows.
+    let people = people ?? PeopleAuth(
+        hasher: PasswordHasher(logN: PasswordHasher.minimumLogN), throttle: LoginThrottleSettings(),
+        settings: SessionSettings(publicURL: publicURL))
     let caller = RPCCaller(token: token)
     // Without a running hub (router tests) event streams open but carry no events.
     let events = events ?? EventHub(
@@ -85,8 +92,16 @@ public func buildEdgeRouter(
     WebhookRoutes(deps: deps).register(on: router, registry: registry)
     // The console's pages and assets: no API key (the app signs in itself), not in the OpenAPI document.
     ConsoleRoutes(files: console, headers: ConsoleHeaders(publicURL: publicURL)).register(on: router)
+    let auth = AuthRoutes(deps: deps, auth: people)
+    auth.register(
+        open: router.group(RouterPath(stringLiteral: AuthRoutes.prefix)),
+        signedIn: router.group(RouterPath(stringLiteral: AuthRoutes.prefix))
+            .add(middleware: SessionMiddleware(auth: people, store: store, limiter: limiter)),
+        registry: registry)
     let api = router.group(RouterPath(stringLiteral: ContactsRoutes.prefix))
-        .add(middleware: APIKeyMiddleware(authenticator: deps.authenticator, limiter: limiter))
+        .add(
+            middleware: APIKeyMiddleware(
+                authenticator: deps.authenticator, limiter: limiter, people: people, store: store))
     ContactsRoutes(deps: deps).register(on: api, registry: registry)
     ImportRoutes(deps: deps, uploads: uploads).register(on: api, registry: registry)
     RulesRoutes(deps: deps).register(on: api, registry: registry)
@@ -115,11 +130,16 @@ final class OpenAPIText: Sendable {
     func set(_ text: String) { value.withLock { $0 = text } }
 }
 
-/// First start: the operator key and the demo organisation with its admin key, each printed once.
+/// First start: the operator key and the demo organisation with its admin key, each printed once, and the demo
+/// organisation's admin agent (`SWITCHBOARD_BOOTSTRAP_ADMIN_EMAIL`, admin@demo.local) with the password
+/// `SWITCHBOARD_BOOTSTRAP_ADMIN_PASSWORD` or, without one, a one-time sign-in link printed at each start until the
+/// agent has a password.
 struct EdgeBootstrap {
     let store: EdgeStore
     let config: ConfigReader
     let logger: Logger
+    let people: PeopleAuth
+    let publicURL: String
 
     /// Returns the SHA-256 hash of the operator key.
     func run() async throws -> String {
@@ -157,11 +177,45 @@ struct EdgeBootstrap {
                 announce("Admin API key: the value of SWITCHBOARD_BOOTSTRAP_API_KEY")
             }
         }
+        if let demo = try await store.demoOrganization() { try await adminAgent(of: demo) }
         return operatorHash
+    }
+
+    /// The demo organisation's admin agent, with the configured password or a printed sign-in link.
+    func adminAgent(of demo: Organization) async throws {
+        let emailVariable = "SWITCHBOARD_BOOTSTRAP_ADMIN_EMAIL"
+        let email = config.string(emailVariable, default: "admin@demo.local").trimmed.lowercased()
+        guard AgentsRoutes.isEmail(email) else {
+            throw ConfigError(key: emailVariable, value: email, expected: "an email address")
+        }
+        let password = config.optionalString("SWITCHBOARD_BOOTSTRAP_ADMIN_PASSWORD")
+        if let password, let weakness = PasswordPolicy.weakness(of: password, email: email, orgName: demo.name) {
+            throw WeakPasswordError(variable: "SWITCHBOARD_BOOTSTRAP_ADMIN_PASSWORD", weakness: weakness)
+        }
+        let admin = try await store.ensureAdminAgent(orgID: demo.id, email: email)
+        announce("Console: \(publicURL)")
+        guard !admin.hasPassword else { return }
+        if let password {
+            _ = try await store.setPassword(orgID: demo.id, agentID: admin.agent.id, hash: try await people.hasher.hash(password))
+            announce("Console sign-in: \(email) with the password of SWITCHBOARD_BOOTSTRAP_ADMIN_PASSWORD")
+        } else {
+            let token = SessionToken.make()
+            _ = try await store.createInvite(orgID: demo.id, agentID: admin.agent.id, token: token)
+            announce(
+                "Console sign-in link for \(email) (one-time, 24 h; sets the password): "
+                    + AgentsRoutes.inviteURL(publicURL: publicURL, token: token))
+        }
     }
 
     private func announce(_ line: String) {
         // The launcher forwards this line by line; print flushes at each newline on a pipe only if told to.
         FileHandle.standardOutput.write(Data("switchboard: \(line)\n".utf8))
     }
+}
+
+/// A configured bootstrap password the password policy refuses; its text names the variable, never the value.
+public struct WeakPasswordError: ConfigurationProblem, CustomStringConvertible {
+    public var variable: String
+    public var weakness: PasswordPolicy.Weakness
+    public var description: String { "\(variable) is refused by the password policy: \(weakness.message)" }
 }

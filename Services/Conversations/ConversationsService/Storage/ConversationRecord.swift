@@ -23,12 +23,13 @@ struct ConversationRecord: Sendable, Equatable {
     var deletedAt: Millis?
     var replyChannelID: String?
     var replyMedium: Medium?
+    var waitingSince: Millis?
 
     static let columns = """
         id, org_id, contact_id, contact_name, contact_phone, contact_wa_username, channel_id, medium, status, \
         assignee_id, last_activity_at, last_inbound_at, unread_count, starred, archived, last_message_id, \
         last_message_direction, last_message_type, last_message_text, last_message_at, created_at, resolved_at, \
-        deleted_at, reply_channel_id, reply_medium
+        deleted_at, reply_channel_id, reply_medium, waiting_since
         """
 
     init(row: Row) {
@@ -54,6 +55,7 @@ struct ConversationRecord: Sendable, Equatable {
         deletedAt = row[22]
         replyChannelID = row[23]
         replyMedium = (row[24] as String?).flatMap(Medium.init(rawValue:))
+        waitingSince = row[25]
     }
 
     func conversation(now: Millis) -> Conversation {
@@ -65,6 +67,7 @@ struct ConversationRecord: Sendable, Equatable {
             createdAt: createdAt, resolvedAt: resolvedAt, deletedAt: deletedAt)
         conversation.replyChannelID = replyChannelID
         conversation.replyMedium = replyMedium
+        conversation.waitingSince = waitingSince
         return conversation
     }
 
@@ -134,13 +137,15 @@ struct ConversationRecord: Sendable, Equatable {
     }
 
     /// Records a new last message: activity, preview, and for an inbound one the window (from when the customer
-    /// wrote: the provider's timestamp, never later than its arrival) and unread count.
+    /// wrote: the provider's timestamp, never later than its arrival), unread count and the start of the wait (kept
+    /// across further inbound messages); an outbound one ends the wait.
     static func touch(_ db: Database, id: String, message: Message, now: Millis) throws {
         let inbound = message.direction == .inbound
         let statement = try db.cachedStatement(
             sql: """
                 UPDATE conversation SET last_activity_at = ?,
                     last_inbound_at = CASE WHEN ? THEN max(COALESCE(last_inbound_at, 0), ?) ELSE last_inbound_at END,
+                    waiting_since = CASE WHEN ? THEN COALESCE(waiting_since, ?) ELSE NULL END,
                     unread_count = unread_count + ?,
                     archived = CASE WHEN ? THEN 0 ELSE archived END,
                     last_message_id = ?, last_message_direction = ?, last_message_type = ?, last_message_text = ?,
@@ -148,7 +153,8 @@ struct ConversationRecord: Sendable, Equatable {
                 WHERE id = ?
                 """)
         try statement.execute(arguments: [
-            now, inbound, min(now, message.sentAt ?? now), inbound ? 1 : 0, inbound, message.id, message.direction.rawValue, message.type,
+            now, inbound, min(now, message.sentAt ?? now), inbound, min(now, message.sentAt ?? now), inbound ? 1 : 0,
+            inbound, message.id, message.direction.rawValue, message.type,
             message.text, now, id,
         ])
     }

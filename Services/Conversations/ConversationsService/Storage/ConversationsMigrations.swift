@@ -171,6 +171,18 @@ enum ConversationsMigrations {
                     CREATE INDEX csat_survey_contact ON csat_survey (org_id, contact_id, created_at);
                     """)
         }
+        // The "waiting longest" queue: when the customer's oldest unanswered message arrived. Conversations whose last
+        // message is inbound start waiting at their last inbound message (the best the older rows know).
+        migrator.registerMigration("v5-waiting") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE conversation ADD COLUMN waiting_since INTEGER;
+                    UPDATE conversation SET waiting_since = COALESCE(last_inbound_at, last_message_at)
+                        WHERE last_message_direction = 'inbound';
+                    CREATE INDEX conversation_waiting ON conversation (org_id, archived, waiting_since, id)
+                        WHERE waiting_since IS NOT NULL AND deleted_at IS NULL;
+                    """)
+        }
         return migrator
     }
 }

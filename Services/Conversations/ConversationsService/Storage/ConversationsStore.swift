@@ -40,15 +40,26 @@ public final class ConversationsStore: Sendable {
         }
     }
 
-    /// The inbox: newest activity first, filtered, keyset-paginated on (last_activity_at, id).
+    /// The inbox: newest activity first (keyset-paginated on (last_activity_at, id)) or the waiting queue, oldest
+    /// wait first (on (waiting_since, id)), filtered.
     public func conversations(
-        orgID: String, filter: InboxFilter, cursor: String?, limit: Int, now: Millis = .now()
+        orgID: String, filter: InboxFilter, sort: InboxSort = .activity, cursor: String?, limit: Int,
+        now: Millis = .now()
     ) async throws -> Page<Conversation> {
-        let after = try Self.inboxCursor(cursor)
         let query = InboxQuery(orgID: orgID, filter: filter, now: now)
         let search = query.search
-        let walk = query.select(after: after, limit: limit + 1, indexed: true)
-        let sorted = query.select(after: after, limit: limit + 1, indexed: false)
+        let walk: (String, StatementArguments)
+        let sorted: (String, StatementArguments)
+        switch sort {
+        case .activity:
+            let after = try Self.inboxCursor(cursor)
+            walk = query.select(after: after, limit: limit + 1, indexed: true)
+            sorted = query.select(after: after, limit: limit + 1, indexed: false)
+        case .waiting:
+            let after = try Self.waitingCursor(cursor)
+            walk = query.selectWaiting(after: after, limit: limit + 1, indexed: true)
+            sorted = query.selectWaiting(after: after, limit: limit + 1, indexed: false)
+        }
         return try await writer.read { db in
             var indexed = true
             if let match = search {
@@ -64,7 +75,11 @@ public final class ConversationsStore: Sendable {
             var next: String?
             if records.count > limit {
                 records.removeLast()
-                next = records.last.map { PageCursor.encode([String($0.lastActivityAt), $0.id]) }
+                next = records.last.map { last in
+                    sort == .waiting
+                        ? PageCursor.encode(["w", String(last.waitingSince ?? 0), last.id])
+                        : PageCursor.encode([String(last.lastActivityAt), last.id])
+                }
             }
             return Page(items: records.map { $0.conversation(now: now) }, nextCursor: next)
         }
@@ -100,6 +115,15 @@ public final class ConversationsStore: Sendable {
             Identifier.isValid(parts[1])
         else { throw ConversationsFailure.invalidCursor }
         return (activity, parts[1])
+    }
+
+    /// The (waiting_since, id) a waiting-queue cursor points after; an inbox cursor is not one.
+    static func waitingCursor(_ cursor: String?) throws(ServiceFailure) -> (since: Millis, id: String)? {
+        guard let cursor else { return nil }
+        guard let parts = PageCursor.decode(cursor, count: 3), parts[0] == "w", let since = Millis(parts[1]),
+            Identifier.isValid(parts[2])
+        else { throw ConversationsFailure.invalidCursor }
+        return (since, parts[2])
     }
 
     /// The message id a messages cursor points after.

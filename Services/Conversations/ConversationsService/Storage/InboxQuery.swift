@@ -15,8 +15,12 @@ struct InboxQuery {
     var index: String
     /// The full-text match expression when the filter searches by name or phone (three characters or more).
     var search: String?
+    private let statuses: [ConversationStatus]
+    private let deleted: Bool
 
     init(orgID: String, filter: InboxFilter, now: Millis) {
+        statuses = filter.statuses
+        deleted = filter.deleted
         conditions = ["org_id = ?"]
         arguments = [orgID]
         if filter.deleted {
@@ -128,6 +132,29 @@ struct InboxQuery {
         let sql = """
             SELECT \(ConversationRecord.columns) FROM conversation \(indexed ? "INDEXED BY \(index)" : "NOT INDEXED") WHERE \(whereClause)
             ORDER BY last_activity_at DESC, id DESC LIMIT \(limit)
+            """
+        return (sql, StatementArguments(arguments))
+    }
+
+    /// The "waiting longest" queue: the conversations whose customer waits for a reply (not resolved, unless the
+    /// filter asks for that status), oldest wait first, keyset-paginated on (waiting_since, id). The inbox reads the
+    /// partial index `conversation_waiting`, which holds only waiting conversations; the trash and few-match searches
+    /// sort their matches.
+    func selectWaiting(after: (since: Millis, id: String)?, limit: Int, indexed: Bool = true)
+        -> (String, StatementArguments)
+    {
+        var conditions = conditions + ["waiting_since IS NOT NULL"]
+        var arguments = arguments
+        if statuses.isEmpty { conditions.append("+status <> 'RESOLVED'") }
+        if let after {
+            conditions.append("(waiting_since, id) > (?, ?)")
+            arguments.append(after.since)
+            arguments.append(after.id)
+        }
+        let hint = !indexed ? "NOT INDEXED" : deleted ? "" : "INDEXED BY conversation_waiting"
+        let sql = """
+            SELECT \(ConversationRecord.columns) FROM conversation \(hint) WHERE \(conditions.joined(separator: " AND "))
+            ORDER BY waiting_since ASC, id ASC LIMIT \(limit)
             """
         return (sql, StatementArguments(arguments))
     }

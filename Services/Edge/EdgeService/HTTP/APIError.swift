@@ -124,6 +124,9 @@ struct ErrorAndRequestIDMiddleware<Context: Hummingbird.RequestContext>: RouterM
                 response = APIError.internalError(requestID: requestID).response(requestID: nil)
             }
             response.headers[.requestID] = requestID
+            // API answers are per caller and often personal: no shared or browser cache keeps them (the console's
+            // static files set their own validators).
+            if response.headers[.cacheControl] == nil { response.headers[.cacheControl] = "no-store" }
             return response
         }
     }

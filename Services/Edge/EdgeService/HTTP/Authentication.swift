@@ -51,13 +51,16 @@ public final class APIKeyAuthenticator: Sendable {
     }
 }
 
-/// Requires an API key on every route of the group it is added to.
-/// An address that failed authentication too often is refused (429) before its key is looked up; a key over its
-/// request rate is refused with 429 `rate_limited`.
+/// Requires an API key or the session cookie on every route of the group it is added to. `Authorization: Bearer`
+/// wins when both are present; a cookie request that changes state must pass `CSRFRule` (403 `csrf_refused`).
+/// An address that failed authentication too often is refused (429) before its key is looked up; a key (or a
+/// session) over its request rate is refused with 429 `rate_limited`.
 struct APIKeyMiddleware: RouterMiddleware {
     typealias Context = EdgeRequestContext
     let authenticator: APIKeyAuthenticator
     let limiter: RequestLimiter
+    let people: PeopleAuth
+    let store: EdgeStore
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
@@ -68,6 +71,14 @@ struct APIKeyMiddleware: RouterMiddleware {
         let secret =
             APIKeyAuthenticator.bearer(request)
             ?? (request.uri.path.hasSuffix("/events/stream") ? request.query("access_token") : nil)
+        if secret == nil, let signedIn = try await people.signedIn(request, store: store) {
+            let caller = PeopleAuth.caller(signedIn)
+            if let wait = limiter.take(keyID: caller.keyID) { throw APIError.rateLimited(retryAfter: wait) }
+            var context = context
+            context.caller = caller
+            context.signedIn = signedIn
+            return try await next(request, context)
+        }
         guard let secret, secret.count <= 200, let info = try await authenticator.authenticate(secret) else {
             limiter.authFailed(address)
             throw APIError.unauthorized

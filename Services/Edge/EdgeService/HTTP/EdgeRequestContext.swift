@@ -4,7 +4,8 @@ public import Hummingbird
 import Logging
 public import NIOCore
 
-/// The authenticated caller of a request: an API key of one organisation.
+/// The authenticated caller of a request: an API key of one organisation, or an agent signed in with the session
+/// cookie (then `keyID` is `session:<session id>`, so rate limits and stream caps apply per session).
 public struct Caller: Sendable {
     public var orgID: String
     public var keyID: String
@@ -12,6 +13,8 @@ public struct Caller: Sendable {
     public var role: String
     /// The agent this key acts as, if any.
     public var agentID: String?
+    /// The session, when the caller signed in with the session cookie.
+    public var sessionID: String? = nil
 
     /// An agent's key acts as that agent (who resolved a conversation, whose CSAT it is); other keys as themselves.
     public var actor: Actor {
@@ -25,6 +28,8 @@ public struct Caller: Sendable {
 public struct EdgeRequestContext: RequestContext, RemoteAddressRequestContext {
     public var coreContext: CoreRequestContextStorage
     public var caller: Caller?
+    /// The session, its agent and org, when the caller signed in with the session cookie.
+    var signedIn: SignedIn?
     /// The client's socket address (nil in router tests without a socket).
     public var remoteAddress: SocketAddress?
 
@@ -47,7 +52,7 @@ public struct EdgeRequestContext: RequestContext, RemoteAddressRequestContext {
     /// The caller, who must hold an admin key (403 `forbidden` otherwise).
     func requireAdmin() throws(APIError) -> Caller {
         let caller = try requireCaller()
-        guard caller.isAdmin else { throw APIError(.forbidden, "forbidden", "only admin keys may do this") }
+        guard caller.isAdmin else { throw APIError(.forbidden, "forbidden", "only admins may do this") }
         return caller
     }
 }

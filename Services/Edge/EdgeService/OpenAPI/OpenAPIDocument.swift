@@ -36,6 +36,16 @@ enum OpenAPIDocument {
                         .object([
                             ("apiKey", .object([("type", "http"), ("scheme", "bearer"), ("description", "an org API key")])),
                             (
+                                "sessionCookie",
+                                .object([
+                                    ("type", "apiKey"), ("in", "cookie"), ("name", "__Host-sb_session"),
+                                    (
+                                        "description",
+                                        "an agent's session (POST /api/auth/login); sb_session when the public URL is plain http to a non-loopback host. A cookie request that changes state needs Sec-Fetch-Site: same-origin (or Origin equal to the public origin) and JSON or X-Switchboard-Console: 1, else 403 csrf_refused."
+                                    ),
+                                ])
+                            ),
+                            (
                                 "operatorKey",
                                 .object([("type", "http"), ("scheme", "bearer"), ("description", "the operator key")])
                             ),
@@ -52,7 +62,10 @@ enum OpenAPIDocument {
             ("tags", .array([.string(spec.tag)])),
         ]
         switch spec.auth {
-        case .apiKey: pairs.append(("security", .array([.object([("apiKey", .array([]))])])))
+        case .apiKey:
+            pairs.append(
+                ("security", .array([.object([("apiKey", .array([]))]), .object([("sessionCookie", .array([]))])])))
+        case .session: pairs.append(("security", .array([.object([("sessionCookie", .array([]))])])))
         case .operatorKey: pairs.append(("security", .array([.object([("operatorKey", .array([]))])])))
         case .none: pairs.append(("security", .array([])))
         }
@@ -132,6 +145,10 @@ enum OpenAPIDocument {
         for status in [spec.status] + spec.alsoStatus { responses.append((String(status), .object(success))) }
         var errors = spec.errors
         if spec.auth != .none { errors += [401, 429] }
+        // A cookie request that changes state may be refused by the CSRF rule.
+        if spec.auth == .apiKey || spec.auth == .session, ![.get, .head, .options].contains(spec.method) {
+            errors.append(403)
+        }
         if spec.body != nil { errors += [400, 413] }
         if !spec.query.isEmpty { errors.append(400) }
         for status in Set(errors).sorted() {
@@ -151,13 +168,14 @@ enum OpenAPIDocument {
     static func errorDescription(_ status: Int) -> String {
         switch status {
         case 400: "invalid input (invalid_json, invalid_field, unknown_field, invalid_query, invalid_phone, …)"
-        case 401: "missing, unknown or revoked key (unauthorized)"
-        case 403: "the key's role may not do this (forbidden)"
+        case 401: "missing, unknown or revoked key, or no live session (unauthorized); invalid_credentials"
+        case 403: "the caller's role may not do this (forbidden), or a cookie request from elsewhere (csrf_refused)"
         case 404: "no such object in the caller's organisation"
-        case 409: "conflict (contact_exists, rule_exists, import_already_confirmed)"
+        case 409: "conflict (contact_exists, rule_exists, import_already_confirmed, org_required)"
         case 413: "payload_too_large"
         case 422: "the request is well-formed but cannot be carried out (e.g. outside the customer service window)"
-        case 429: "rate_limited (the key's request rate) or too_many_auth_failures (this address); see Retry-After"
+        case 429:
+            "rate_limited (the key's or session's request rate), too_many_auth_failures (this address) or too_many_attempts (failed sign-ins); see Retry-After"
         case 503: "a backend service is unavailable"
         default: "error"
         }

@@ -21,6 +21,7 @@ enum OpenAPIParameters {
                 "message", "conversation", "consent", "tags", "contact", "import", "csat", "attribution",
             ])
         case "tag": one = F.tag
+        case "sort": one = OpenAPISchemas.enumeration(["activity", "waiting"])
         default: one = OpenAPISchemas.string()
         }
         if repeated { return OpenAPISchemas.array(one) }

@@ -71,6 +71,7 @@ extension OpenAPISchemas {
                     ("unreadCount", integer), ("starred", boolean), ("archived", boolean), ("window", nullableObject),
                     ("lastMessage", nullableObject), ("createdAt", time), ("resolvedAt", time), ("deletedAt", time),
                     ("replyChannel", enumeration(["whatsapp", "sms"])), ("replyChannelId", string()),
+                    ("waitingSince", time),
                 ])
             ),
             ("ConversationList", list("Conversation")),

@@ -177,6 +177,6 @@ enum OpenAPISchemas {
                     ("services", .object([("type", "object"), ("additionalProperties", string())])),
                 ])
             ),
-        ] + inbox + inputs
+        ] + inbox + inputs + auth
     }
 }

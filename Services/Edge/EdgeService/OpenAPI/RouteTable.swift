@@ -1,8 +1,9 @@
 public import HTTPTypes
 public import Hummingbird
 
-/// How a route authenticates.
-public enum RouteAuth: Sendable { case apiKey, operatorKey, none }
+/// How a route authenticates: an API key or the session cookie (`apiKey`), the session cookie only (`session`), the
+/// operator key, or nothing.
+public enum RouteAuth: Sendable { case apiKey, session, operatorKey, none }
 
 /// What a route accepts as its body.
 public enum RouteBody: Sendable {

@@ -24,8 +24,13 @@ struct ConversationsRoutes {
         let t = "Conversations"
         registry.add(
             RouteSpec(
-                .get, "\(p)/conversations", "listConversations", "The inbox: newest activity first, filtered", tag: t,
-                query: Self.filterParameters + [("cursor", "from nextCursor", false), ("limit", "1–200", false)],
+                .get, "\(p)/conversations", "listConversations",
+                "The inbox, filtered: newest activity first, or (sort=waiting) the customers waiting for a reply, longest first",
+                tag: t,
+                query: Self.filterParameters + [
+                    ("sort", "activity (default: newest activity first) or waiting (waiting longest first)", false),
+                    ("cursor", "from nextCursor", false), ("limit", "1–200", false),
+                ],
                 response: "ConversationList", errors: [400]), on: group, prefix: p, list)
         registry.add(
             RouteSpec(
@@ -69,8 +74,18 @@ struct ConversationsRoutes {
     @Sendable func list(_ request: Request, _ context: EdgeRequestContext) async throws -> Response {
         let caller = try context.requireCaller()
         let filter = try Self.filter(caller: caller) { request.queryValues($0).filter { !$0.isEmpty } }
+        var sort = InboxSort.activity
+        if let raw = request.query("sort"), !raw.isEmpty {
+            guard let value = InboxSort(rawValue: raw) else {
+                throw APIError(
+                    .badRequest, "invalid_query", "sort is activity or waiting (got '\(Echo.short(raw))')",
+                    details: [("parameter", .string("sort"))])
+            }
+            sort = value
+        }
         let page = try await deps.conversations.list(
-            orgID: caller.orgID, filter: filter, cursor: request.query("cursor"), limit: try request.pageLimit())
+            orgID: caller.orgID, filter: filter, sort: sort, cursor: request.query("cursor"),
+            limit: try request.pageLimit())
         return .json(Render.list(page, Self.render))
     }
 
@@ -302,6 +317,7 @@ struct ConversationsRoutes {
             ("deletedAt", .time(conversation.deletedAt)),
             ("replyChannel", .string((conversation.replyMedium ?? conversation.medium).rawValue)),
             ("replyChannelId", .string(conversation.replyChannelID ?? conversation.channelID)),
+            ("waitingSince", .time(conversation.waitingSince)),
         ])
     }
 

@@ -63,18 +63,22 @@ extension EdgeStore {
             guard var agent = try Self.findAgent(db, orgID: orgID, id: id) else { throw APIError.notFound("agent") }
             if let name { agent.name = name }
             if let email { agent.email = email }
+            let demoted = role != nil && role != agent.role
             if let role { agent.role = role }
             agent.updatedAt = Millis.now()
             try Self.save(db, agent)
+            // A new role takes effect at the next sign-in: the agent's sessions end.
+            if demoted { _ = try Self.endSessions(db, agentID: agent.id, except: nil) }
             return agent
         }
     }
 
-    /// Deletes the agent; keys acting as it keep working without an agent.
+    /// Deletes the agent and ends their sessions; keys acting as it keep working without an agent.
     public func deleteAgent(orgID: String, id: String) async throws {
         try await writer.write { db in
             guard try Self.findAgent(db, orgID: orgID, id: id) != nil else { throw APIError.notFound("agent") }
             try db.execute(sql: "DELETE FROM agent WHERE id = ?", arguments: [id])
+            _ = try Self.forgetPeople(db, agentID: id)
             try db.execute(sql: "UPDATE api_key SET agent_id = NULL WHERE org_id = ? AND agent_id = ?", arguments: [orgID, id])
         }
     }

@@ -61,6 +61,7 @@ public final class EdgeStore: Sendable {
                     ALTER TABLE api_key ADD COLUMN agent_id TEXT;
                     """)
         }
+        registerSessionMigrations(&migrator)
         return migrator
     }
 
