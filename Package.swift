@@ -173,7 +173,9 @@ let package = Package(
                 lifecycle, logging, metrics, prometheus, crypto, cryptoExtras, nioPosix,
             ],
             path: "Services/Edge/EdgeService",
-            resources: [.copy("Auth/common-passwords.txt")],
+            // The agent console's HTML, CSS and JavaScript (served as they are: no build step) and the list of
+            // common passwords refused at sign-up.
+            resources: [.copy("Console/static"), .copy("Auth/common-passwords.txt")],
             swiftSettings: upcoming
         ),
         .executableTarget(

@@ -12,7 +12,8 @@ public import SwitchboardClient
 ///
 /// Environment: SWITCHBOARD_HTTP_HOST (127.0.0.1), SWITCHBOARD_HTTP_PORT (8080), SWITCHBOARD_OPERATOR_KEY
 /// (generated and printed once when unset), SWITCHBOARD_BOOTSTRAP_API_KEY (the demo org's admin key; both must pass
-/// `ConfiguredKeyStrength`), the request limits (`RequestLimits`) and HTTP deadlines (`HTTPDeadlines`), plus the
+/// `ConfiguredKeyStrength`), the request limits (`RequestLimits`) and HTTP deadlines (`HTTPDeadlines`),
+/// SWITCHBOARD_CONSOLE_DIR (serve the console from that folder instead of the built-in files), plus the
 /// services' SWITCHBOARD_<NAME>_HOST/PORT and the common settings (`CommonConfig`).
 public func buildEdgeApplication(
     config: ConfigReader, logger: Logger, prometheus: PrometheusCollectorRegistry? = nil
@@ -35,13 +36,14 @@ public func buildEdgeApplication(
     ).run()
     let connections = try ServiceConnections(config: config)
     let uploads = try ImportUploads.make(config: config, dataDirectory: common.dataDirectory)
+    let console = try ConsoleFiles.make(config: config)
     let events = EventHub(
         conversations: ConversationsClient(connections.conversations, caller: RPCCaller(token: common.internalToken)),
         idSecret: try await store.eventStreamIDSecret(), limits: try EventStreamLimits(config: config), logger: logger)
     let router = buildEdgeRouter(
         connections: connections, store: store, token: common.internalToken, operatorKeyHash: operatorKeyHash,
         prometheus: prometheus, logger: logger, publicURL: publicURL, limits: limits, uploads: uploads, events: events,
-        people: people)
+        people: people, console: console)
     return Application(
         router: router,
         server: deadlines.server,
@@ -57,7 +59,7 @@ public func buildEdgeRouter(
     connections: ServiceConnections, store: EdgeStore, token: String, operatorKeyHash: String,
     prometheus: PrometheusCollectorRegistry?, logger: Logger, publicURL: String = "http://127.0.0.1:8080",
     limits: RequestLimits = .unlimited, uploads: ImportUploads = ImportUploads(), events: EventHub? = nil,
-    people: PeopleAuth? = nil
+    people: PeopleAuth? = nil, console: ConsoleFiles = .bundled
 ) -> Router<EdgeRequestContext> {
     // Router tests get the cheapest scrypt the configuration allows.
     let people = people ?? PeopleAuth(
@@ -88,6 +90,8 @@ public func buildEdgeRouter(
     let document = OpenAPIText()
     SystemRoutes(deps: deps, prometheus: prometheus, openAPI: { document.text }).register(on: router, registry: registry)
     WebhookRoutes(deps: deps).register(on: router, registry: registry)
+    // The console's pages and assets: no API key (the app signs in itself), not in the OpenAPI document.
+    ConsoleRoutes(files: console, headers: ConsoleHeaders(publicURL: publicURL)).register(on: router)
     let auth = AuthRoutes(deps: deps, auth: people)
     auth.register(
         open: router.group(RouterPath(stringLiteral: AuthRoutes.prefix)),
