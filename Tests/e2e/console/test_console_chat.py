@@ -31,6 +31,7 @@ from .helpers import (
     LIVE_TIMEOUT,
     CutProxy,
     api_sign_in,
+    make_agent,
     assert_same_document,
     connection,
     conversation_list,
@@ -304,7 +305,7 @@ def test_the_list_pane_scrolls_by_itself_and_loads_the_next_page_at_its_end(chat
     expect(rows).to_have_count(total)
 
 
-def test_assign_resolve_and_reopen_from_the_header(chat, org, agent):
+def test_header_actions_assign_resolve_reopen_hand_over_and_take_over(chat, org, agent):
     page = chat
     conv = open_sandbox_conversation(org, name="Dora Silva", text="Who is handling this?")
     open_conversation(page, conv["id"], "Dora Silva")
@@ -323,6 +324,32 @@ def test_assign_resolve_and_reopen_from_the_header(chat, org, agent):
     page.get_by_role("button", name="Reopen", exact=True).click()
     expect(status).to_have_text(re.compile("open", re.I))
     assert get_conversation(org, conv["id"])["status"] == "OPEN"
+
+    # hand-over to the bot and the AI and back
+    def api_status():
+        got = get_conversation(org, conv["id"])
+        return got["status"], got["assigneeId"]
+
+    page.get_by_role("button", name="Hand to bot", exact=True).click()
+    wait_for(lambda: api_status()[0] == "BOT_ACTIVE", timeout=5, what="BOT_ACTIVE")
+    page.get_by_role("button", name="Hand to AI", exact=True).click()
+    wait_for(lambda: api_status()[0] == "AI_ACTIVE", timeout=5, what="AI_ACTIVE")
+    page.get_by_role("button", name="Take over", exact=True).click()
+    wait_for(lambda: api_status() == ("ASSIGNED", agent.id), timeout=5, what="taken over by the agent")
+    page.get_by_role("button", name="Unassign", exact=True).click()
+    wait_for(lambda: api_status() == ("OPEN", None), timeout=5, what="unassigned")
+
+    # Assign… picks a colleague
+    colleague = make_agent(org, name="Casey Colleague")
+    page.reload()
+    expect(page.get_by_role("heading", name="Dora Silva")).to_be_visible()
+    page.get_by_role("button", name="Assign…", exact=True).click()
+    dialog = page.get_by_role("dialog", name="Assign conversation")
+    expect(dialog).to_be_visible()
+    dialog.get_by_role("combobox", name="Agent").select_option(label="Casey Colleague")
+    dialog.get_by_role("button", name="Assign", exact=True).click()
+    expect(dialog).to_be_hidden()
+    wait_for(lambda: api_status() == ("ASSIGNED", colleague.id), timeout=5, what="assigned to the colleague")
 
 
 # ---------------------------------------------------------------------------------------------------------

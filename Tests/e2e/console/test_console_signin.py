@@ -17,6 +17,7 @@ from .helpers import (
     CookieClient,
     conversation_list,
     invite,
+    open_chat,
     sign_in,
     strong_password,
 )
@@ -186,3 +187,14 @@ def test_the_page_after_signing_in_is_always_the_consoles_own(page, watch, clust
         assert page.url.startswith(cluster.base_url + "/"), f"next={target!r} led to {page.url}"
         page.get_by_role("button", name="Sign out").click()
         expect(page.get_by_role("heading", name="Sign in", exact=True)).to_be_visible()
+
+
+def test_signing_out_in_one_tab_signs_out_every_tab(page, context, watch, agent):
+    sign_in(page, watch, agent)
+    other = context.new_page()
+    open_chat(other)
+    watch.allow(401, "/api/auth/session", "GET")
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", name="Sign in", exact=True)).to_be_visible()
+    expect(other.get_by_role("heading", name="Sign in", exact=True)).to_be_visible()
+    expect(other.get_by_role("navigation", name="Main")).to_have_count(0)
