@@ -94,6 +94,7 @@ export function chatScreen(main, params, shell) {
         changed(await get(`/conversations/${encodeURIComponent(id)}`));
       } catch (error) {
         if (error.status === 404) list.remove(id);
+        else console.warn("a live update could not be applied", error);
       }
     }));
   }
