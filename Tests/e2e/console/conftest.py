@@ -50,9 +50,10 @@ def browser_type_launch_args(browser_type_launch_args):
 
 @pytest.fixture(scope="session")
 def browser_context_args(cluster):
-    """Every context: the cluster as base URL (`page.goto("/chat")`), a desktop viewport, US English. (The plugin's
-    own defaults — devices, video, pytest-base-url — are not used.)"""
-    return {"base_url": cluster.base_url, "viewport": DESKTOP, "locale": "en-US"}
+    """Every context: the cluster as base URL (`page.goto("/chat")`), US English; the viewport is the `context` /
+    `make_context` fixtures' (desktop unless asked). The plugin's own defaults (devices, video, pytest-base-url)
+    are not used."""
+    return {"base_url": cluster.base_url, "locale": "en-US"}
 
 
 @pytest.fixture
@@ -64,7 +65,7 @@ def watch():
 
 @pytest.fixture
 def context(new_context, watch):
-    ctx = new_context()
+    ctx = new_context(viewport=DESKTOP)
     watch.attach_context(ctx)
     return ctx
 
@@ -82,7 +83,7 @@ def make_context(new_context, watch):
     """Another watched browser context (another person, another viewport or colour scheme)."""
 
     def make(**kwargs):
-        ctx = new_context(**kwargs)
+        ctx = new_context(**{"viewport": DESKTOP, **kwargs})
         watch.attach_context(ctx)
         return ctx
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import re
 import secrets
+import socket
 import threading
 import time
 import urllib.parse
@@ -385,7 +386,7 @@ def message_el(page: Page, message_id: str):
 def open_chat(page: Page, path: str = "/chat") -> None:
     """Opens the Chat page (or a deep link under it) and waits until the list is shown and the stream is live."""
     page.goto(path)
-    expect(conversation_list(page)).to_be_visible()
+    expect(conversation_list(page)).to_be_attached()  # an empty list has no height: attached, not "visible"
     expect(connection(page)).to_have_attribute("data-state", "live")
 
 
@@ -494,6 +495,92 @@ class AttackerSite:
     def close(self):
         self.server.shutdown()
         self.server.server_close()
+
+
+class CutProxy:
+    """A TCP proxy in front of edge (http://127.0.0.1:<its own port>) that can cut the network for real: `cut()`
+    closes every open connection (the browser's event stream included) and then closes each new one at once until
+    `restore()`. The session cookie is host-only (127.0.0.1, any port) and the console's requests are same-origin,
+    so the console works through it unchanged. `requests_seen` keeps every request head the browser sent."""
+
+    def __init__(self, upstream_port: int):
+        self.upstream_port = upstream_port
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.pairs: list[tuple[socket.socket, socket.socket]] = []
+        self.requests_seen: list[str] = []
+        self.refusing = False
+        self.lock = threading.Lock()
+        self.running = True
+        threading.Thread(target=self._accept, daemon=True, name="cut-proxy").start()
+
+    def _accept(self) -> None:
+        while self.running:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if self.refusing:
+                client.close()
+                continue
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.upstream_port), timeout=5)
+                upstream.settimeout(None)
+            except OSError:
+                client.close()
+                continue
+            with self.lock:
+                self.pairs.append((client, upstream))
+            threading.Thread(target=self._pump, args=(client, upstream, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, False), daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket, from_browser: bool) -> None:
+        pending = b""
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                if from_browser:
+                    pending += data
+                    while b"\r\n\r\n" in pending:
+                        head, _, pending = pending.partition(b"\r\n\r\n")
+                        if re.match(rb"(GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS) ", head):
+                            self.requests_seen.append(head.decode("latin-1"))
+                    pending = pending[-65536:]
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (src, dst):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                with contextlib.suppress(OSError):
+                    sock.close()
+
+    def stream_requests(self) -> list[str]:
+        """The heads of the browser's GET …/events/stream requests, in order."""
+        return [h for h in self.requests_seen if re.match(r"GET \S*/events/stream[ ?]", h)]
+
+    def cut(self) -> None:
+        self.refusing = True
+        with self.lock:
+            pairs, self.pairs = self.pairs, []
+        for pair in pairs:
+            for sock in pair:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                with contextlib.suppress(OSError):
+                    sock.close()
+
+    def restore(self) -> None:
+        self.refusing = False
+
+    def close(self) -> None:
+        self.running = False
+        self.cut()
+        with contextlib.suppress(OSError):
+            self.listener.close()
 
 
 def wait_until(fn, timeout: float = 10.0, interval: float = 0.1, what: str = "condition"):

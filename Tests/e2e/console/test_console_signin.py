@@ -5,16 +5,19 @@ password → signed in → sign out → sign in with it)."""
 from __future__ import annotations
 
 import re
+import urllib.parse
 
 from playwright.sync_api import expect
 
 from conftest import assert_error, assert_json, unique
+from inbound_helpers import open_sandbox_conversation
 
 from .helpers import (
     SESSION_COOKIE,
     CookieClient,
     conversation_list,
     invite,
+    make_agent,
     sign_in,
     strong_password,
 )
@@ -33,7 +36,7 @@ def fill_sign_in(page, email: str, password: str) -> None:
 def test_sign_in_with_the_right_password_opens_the_chat_page(page, context, watch, cluster, agent):
     sign_in(page, watch, agent)
     expect(page).to_have_url(re.compile(r"/chat(/|$|\?)"))
-    expect(conversation_list(page)).to_be_visible()
+    expect(conversation_list(page)).to_be_attached()
     expect(page.get_by_role("navigation", name="Main").get_by_role("link", name="Chat")).to_be_visible()
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
 
@@ -162,3 +165,26 @@ def test_repeated_wrong_passwords_are_throttled_and_the_wait_is_shown(page, cont
     page.wait_for_timeout(retry_after * 1000 + 200)  # the wait is the behaviour under test
     fill_sign_in(page, agent.email, agent.password)
     expect(page.get_by_role("navigation", name="Main")).to_be_visible()
+
+
+def test_a_deep_link_opens_after_signing_in(page, watch, org, agent):
+    conv = open_sandbox_conversation(org, name="Linked Customer", text="see this one")
+    watch.allow(401, "/api/auth/session", "GET")
+    page.goto(f"/chat/{conv['id']}")
+    expect(page.get_by_role("heading", name="Sign in", exact=True)).to_be_visible()
+    fill_sign_in(page, agent.email, agent.password)
+    expect(page).to_have_url(re.compile(re.escape(f"/chat/{conv['id']}") + "$"))
+    expect(page.get_by_role("heading", name="Linked Customer")).to_be_visible()
+
+
+def test_the_page_after_signing_in_is_always_the_consoles_own(page, watch, cluster, org):
+    """`?next=` is followed only to a path of the console (ASVS 3.7.2): never to another site."""
+    watch.allow(401, "/api/auth/session", "GET")
+    for target in ["https://evil.example/phish", "//evil.example/phish", "/\\evil.example", "javascript:alert(1)"]:
+        agent = make_agent(org)
+        page.goto("/signin?next=" + urllib.parse.quote(target, safe=""))
+        fill_sign_in(page, agent.email, agent.password)
+        expect(page.get_by_role("navigation", name="Main")).to_be_visible()
+        assert page.url.startswith(cluster.base_url + "/"), f"next={target!r} led to {page.url}"
+        page.get_by_role("button", name="Sign out").click()
+        expect(page.get_by_role("heading", name="Sign in", exact=True)).to_be_visible()
