@@ -128,7 +128,8 @@ public struct ContactsClient<Transport: ClientTransport>: Sendable {
     }
 
     public func setConsent(
-        orgID: String, contactID: String, optedIn: Bool, source: String, note: String?, actor: Actor
+        orgID: String, contactID: String, optedIn: Bool, source: String, note: String?, actor: Actor,
+        messageID: String? = nil
     ) async throws(ServiceFailure) -> Contact {
         let request = Switchboard_Contacts_V1_SetConsentRequest.with {
             $0.orgID = orgID
@@ -136,6 +137,7 @@ public struct ContactsClient<Transport: ClientTransport>: Sendable {
             $0.optedIn = optedIn
             $0.source = source
             $0.proof.note = note ?? ""
+            $0.proof.messageID = messageID ?? ""
             $0.proof.actor = .init(actor)
             $0.actor = .init(actor)
         }

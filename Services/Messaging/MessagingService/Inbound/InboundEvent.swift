@@ -48,6 +48,8 @@ struct ParsedStatus: Sendable, Equatable {
     var recipient: String?
     var errorCode: String?
     var errorText: String?
+    /// For `failed`: what the code means (`FailureReason`, the table the send path uses), else nil.
+    var failureReason: String? = nil
 }
 
 /// Where an event belongs: a WhatsApp phone number id, or the Twilio account/number it was sent to.
