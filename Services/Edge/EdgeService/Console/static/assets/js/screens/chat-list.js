@@ -73,7 +73,7 @@ export function createList({ me }) {
     // Rows of the previous search must not be acted on (selected, opened) while the new one is on its way.
     filters.q = search.value;
     clearRows("Searching…");
-    searchTimer = setTimeout(reload, 250);
+    searchTimer = setTimeout(() => reload(), 250);
   });
   const select = (name, label, options, value) => {
     const control = h("select", { name }, options.map(([v, text]) => h("option", { value: v }, text)));
@@ -179,7 +179,9 @@ export function createList({ me }) {
   // ---- the list
   const list = h("ul", { class: "conversation-list", role: "list", "aria-label": "Conversations" });
   const listError = errorSlot();
-  const retry = h("button", { type: "button", class: "button small", hidden: true, onclick: () => (order.length ? loadMore() : reload()) }, "Retry");
+  const retry = h("button", {
+    type: "button", class: "button small", hidden: true, onclick: () => (order.length ? loadMore() : reload()),
+  }, "Retry");
   const state = h("p", { class: "list-state" });
   const scroller = h("div", { class: "list-scroll" }, list, h("div", { class: "list-foot" }, state, listError.el, retry));
   const el = h("section", { class: "pane list-pane", "aria-label": "Inbox" }, filterBar, bulkBar, scroller);
@@ -209,7 +211,10 @@ export function createList({ me }) {
     syncSelection();
   }
 
-  async function reload() {
+  /** Loads the first page again. A new filter empties the list at once, so that rows of the previous filter are
+   * never acted on; a refresh (after a gap in the stream, or a bulk action) keeps them until the answer. */
+  async function reload({ keep = false } = {}) {
+    if (!keep) clearRows("Loading conversations…");
     generation += 1;
     const mine = generation;
     cursor = null;
@@ -488,7 +493,7 @@ export function createList({ me }) {
         }
       }
       setText(bulkResult, `${affected} conversation${affected === 1 ? "" : "s"} ${done}.`);
-      await reload(); // the shell recounts the unread conversations on the live events that follow
+      await reload({ keep: true }); // the shell recounts the unread conversations on the live events that follow
     } catch (error) {
       bulkError.show(`${label} failed: ${errorText(error)}`);
     } finally {
