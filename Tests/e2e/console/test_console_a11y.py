@@ -41,37 +41,44 @@ def chat_data(cluster):
     return org, agent, opened
 
 
-@pytest.mark.parametrize("scheme", SCHEMES)
-@pytest.mark.parametrize("width", list(VIEWPORTS))
-def test_sign_in_page_has_no_serious_violations(make_context, watch, scheme, width):
-    ctx = make_context(viewport=VIEWPORTS[width], color_scheme=scheme)
-    page = ctx.new_page()
+def each_look(page):
+    """Yields (label) once per width and colour scheme, the page resized and re-emulated in place (a reload is not
+    needed: the layout and `prefers-color-scheme` follow at once)."""
+    for width, viewport in VIEWPORTS.items():
+        page.set_viewport_size(viewport)
+        for scheme in SCHEMES:
+            page.emulate_media(color_scheme=scheme)
+            assert page.evaluate("matchMedia('(prefers-color-scheme: dark)').matches") == (scheme == "dark")
+            yield width, f"{width} px, {scheme}"
+
+
+def check(page, width: str, label: str, what: str, failures: list[str]) -> None:
+    failures += [f"{what} at {label}: {v}" for v in violations(page)]
+    if width == "390":
+        ok, sw, iw = no_horizontal_scroll(page)
+        if not ok:
+            failures.append(f"{what} at {label} scrolls sideways ({sw} px of content in {iw} px)")
+
+
+def test_sign_in_page_has_no_serious_violations(page, watch):
     watch.allow(401, "/api/auth/session", "GET")
     page.goto("/signin")
     expect(page.get_by_role("heading", name="Sign in", exact=True)).to_be_visible()
-    assert page.evaluate("matchMedia('(prefers-color-scheme: dark)').matches") == (scheme == "dark")
-    page.get_by_role("button", name="Sign in", exact=True).focus()
-    assert violations(page) == []
-    if width == "390":
-        ok, sw, iw = no_horizontal_scroll(page)
-        assert ok, f"the sign-in page scrolls sideways at {iw} px (content {sw} px wide)"
+    failures: list[str] = []
+    for width, label in each_look(page):
+        check(page, width, label, "the sign-in page", failures)
+    assert failures == [], "\n".join(failures)
 
 
-@pytest.mark.parametrize("scheme", SCHEMES)
-@pytest.mark.parametrize("width", list(VIEWPORTS))
-def test_chat_page_has_no_serious_violations(make_context, watch, chat_data, scheme, width):
+def test_chat_page_has_no_serious_violations(page, context, chat_data):
     org, agent, opened = chat_data
-    ctx = make_context(viewport=VIEWPORTS[width], color_scheme=scheme)
-    api_sign_in(ctx, agent)
-    page = ctx.new_page()
+    api_sign_in(context, agent)
     open_chat(page)
     expect(row(page, opened["id"])).to_be_visible()
-    assert violations(page) == [], "the conversation list"
-    if width == "390":
-        ok, sw, iw = no_horizontal_scroll(page)
-        assert ok, f"the Chat page scrolls sideways at {iw} px (content {sw} px wide)"
+    failures: list[str] = []
+    for width, label in each_look(page):
+        check(page, width, label, "the conversation list", failures)
     open_conversation(page, opened["id"], "Ana Souza")
-    assert violations(page) == [], "an open conversation"
-    if width == "390":
-        ok, sw, iw = no_horizontal_scroll(page)
-        assert ok, f"an open conversation scrolls sideways at {iw} px (content {sw} px wide)"
+    for width, label in each_look(page):
+        check(page, width, label, "an open conversation", failures)
+    assert failures == [], "\n".join(failures)

@@ -17,7 +17,6 @@ from .helpers import (
     CookieClient,
     conversation_list,
     invite,
-    make_agent,
     sign_in,
     strong_password,
 )
@@ -177,11 +176,10 @@ def test_a_deep_link_opens_after_signing_in(page, watch, org, agent):
     expect(page.get_by_role("heading", name="Linked Customer")).to_be_visible()
 
 
-def test_the_page_after_signing_in_is_always_the_consoles_own(page, watch, cluster, org):
+def test_the_page_after_signing_in_is_always_the_consoles_own(page, watch, cluster, agent):
     """`?next=` is followed only to a path of the console (ASVS 3.7.2): never to another site."""
     watch.allow(401, "/api/auth/session", "GET")
     for target in ["https://evil.example/phish", "//evil.example/phish", "/\\evil.example", "javascript:alert(1)"]:
-        agent = make_agent(org)
         page.goto("/signin?next=" + urllib.parse.quote(target, safe=""))
         fill_sign_in(page, agent.email, agent.password)
         expect(page.get_by_role("navigation", name="Main")).to_be_visible()
