@@ -187,15 +187,18 @@ extension ContactsClient {
         public var at: Millis
         public var text: String?
         public var referral: [String: String]?
+        /// typed, tapped or opt_out_button (`ResolveInboundRequest.text_origin`).
+        public var textOrigin: String
 
         public init(orgID: String, sender: InboundSender, messageID: String, at: Millis, text: String?,
-                    referral: [String: String]?) {
+                    referral: [String: String]?, textOrigin: String = "typed") {
             self.orgID = orgID
             self.sender = sender
             self.messageID = messageID
             self.at = at
             self.text = text
             self.referral = referral
+            self.textOrigin = textOrigin
         }
     }
 
@@ -227,6 +230,7 @@ extension ContactsClient {
             $0.messageID = item.messageID
             $0.messageAt = .init(millis: item.at)
             $0.text = item.text ?? ""
+            $0.textOrigin = item.textOrigin == "typed" ? "" : item.textOrigin
             if let referral = item.referral {
                 $0.referral = .with {
                     $0.sourceURL = referral["sourceUrl"] ?? ""

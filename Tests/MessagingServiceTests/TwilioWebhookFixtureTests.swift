@@ -187,6 +187,7 @@ struct TwilioWebhookFixtureTests {
             message.sender == InboundSender(phone: "+5511999", whatsappUserID: nil, username: nil, profileName: "Ana"))
         #expect(message.type == "button")
         #expect(message.keywordText == "Stop")
+        #expect(message.textOrigin == "tapped")
         #expect(message.replyToProviderID == "SM1")
         #expect(message.contentJSON == #"{"payload":"opt-out","text":"Stop"}"#)
     }

@@ -32,7 +32,7 @@ struct ServiceSink: InboundSink {
                 ContactsClient<ServiceTransport>.InboundItem(
                     orgID: delivery.orgID, sender: delivery.message.sender,
                     messageID: delivery.message.providerMessageID, at: Self.at(delivery), text: delivery.message.keywordText,
-                    referral: delivery.message.referral?.fields)
+                    referral: delivery.message.referral?.fields, textOrigin: delivery.message.textOrigin)
             })
         var outcomes = [ServiceFailure?](repeating: nil, count: deliveries.count)
         var items: [ConversationsClient<ServiceTransport>.InboundItem] = []
