@@ -128,7 +128,8 @@ public struct ContactsClient<Transport: ClientTransport>: Sendable {
     }
 
     public func setConsent(
-        orgID: String, contactID: String, optedIn: Bool, source: String, note: String?, actor: Actor
+        orgID: String, contactID: String, optedIn: Bool, source: String, note: String?, actor: Actor,
+        messageID: String? = nil
     ) async throws(ServiceFailure) -> Contact {
         let request = Switchboard_Contacts_V1_SetConsentRequest.with {
             $0.orgID = orgID
@@ -136,6 +137,7 @@ public struct ContactsClient<Transport: ClientTransport>: Sendable {
             $0.optedIn = optedIn
             $0.source = source
             $0.proof.note = note ?? ""
+            $0.proof.messageID = messageID ?? ""
             $0.proof.actor = .init(actor)
             $0.actor = .init(actor)
         }
@@ -185,15 +187,18 @@ extension ContactsClient {
         public var at: Millis
         public var text: String?
         public var referral: [String: String]?
+        /// typed, tapped or opt_out_button (`ResolveInboundRequest.text_origin`).
+        public var textOrigin: String
 
         public init(orgID: String, sender: InboundSender, messageID: String, at: Millis, text: String?,
-                    referral: [String: String]?) {
+                    referral: [String: String]?, textOrigin: String = "typed") {
             self.orgID = orgID
             self.sender = sender
             self.messageID = messageID
             self.at = at
             self.text = text
             self.referral = referral
+            self.textOrigin = textOrigin
         }
     }
 
@@ -225,6 +230,7 @@ extension ContactsClient {
             $0.messageID = item.messageID
             $0.messageAt = .init(millis: item.at)
             $0.text = item.text ?? ""
+            $0.textOrigin = item.textOrigin == "typed" ? "" : item.textOrigin
             if let referral = item.referral {
                 $0.referral = .with {
                     $0.sourceURL = referral["sourceUrl"] ?? ""

@@ -182,11 +182,12 @@ public struct ConversationsClient<Transport: ClientTransport>: Sendable {
         }.found
     }
 
-    /// Statuses only move forward on the server, so a retry is harmless.
+    /// Statuses only move forward on the server, so a retry is harmless. Answers the message when it is recorded.
+    @discardableResult
     public func updateDelivery(
         orgID: String, channelID: String, providerMessageID: String, status: String, at: Millis, errorCode: String?,
-        errorText: String?
-    ) async throws(ServiceFailure) {
+        errorText: String?, failureReason: String? = nil
+    ) async throws(ServiceFailure) -> ConversationsKit.Message? {
         let request = Switchboard_Conversations_V1_UpdateDeliveryRequest.with {
             $0.orgID = orgID
             $0.channelID = channelID
@@ -195,10 +196,12 @@ public struct ConversationsClient<Transport: ClientTransport>: Sendable {
             $0.at = .init(millis: at)
             $0.errorCode = errorCode ?? ""
             $0.errorText = errorText ?? ""
+            $0.failureReason = failureReason ?? ""
         }
-        _ = try await caller.call("UpdateDelivery", idempotent: true) { metadata, options in
+        let response = try await caller.call("UpdateDelivery", idempotent: true) { metadata, options in
             try await client.updateDelivery(request, metadata: metadata, options: options)
         }
+        return response.hasMessage ? ConversationsKit.Message(response.message) : nil
     }
 
     public func list(

@@ -1471,7 +1471,7 @@ public nonisolated struct Switchboard_Contacts_V1_ResolveInboundRequest: @unchec
   /// Clears the value of `messageAt`. Subsequent reads from it will return its default value.
   public mutating func clearMessageAt() {_uniqueStorage()._messageAt = nil}
 
-  /// The message text, or the title of a button / list reply: STOP/START keywords and auto-tag rules.
+  /// The message text, or the title of a button / list reply: auto-tag rules, and STOP/START keywords when typed.
   public var text: String {
     get {_storage._text}
     set {_uniqueStorage()._text = newValue}
@@ -1485,6 +1485,14 @@ public nonisolated struct Switchboard_Contacts_V1_ResolveInboundRequest: @unchec
   public var hasReferral: Bool {_storage._referral != nil}
   /// Clears the value of `referral`. Subsequent reads from it will return its default value.
   public mutating func clearReferral() {_uniqueStorage()._referral = nil}
+
+  /// Where `text` came from: "" or "typed" (the customer wrote it: consent keywords apply); "tapped" (a reply
+  /// button, list row or template button: the business's wording, never a consent keyword); "opt_out_button" (a
+  /// template quick-reply button the business marked as its opt-out button: opts out with source keyword).
+  public var textOrigin: String {
+    get {_storage._textOrigin}
+    set {_uniqueStorage()._textOrigin = newValue}
+  }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -3970,7 +3978,7 @@ nonisolated extension Switchboard_Contacts_V1_Referral: SwiftProtobuf.Message, S
 
 nonisolated extension Switchboard_Contacts_V1_ResolveInboundRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ResolveInboundRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}org_id\0\u{1}phone\0\u{3}whatsapp_user_id\0\u{3}whatsapp_username\0\u{3}profile_name\0\u{3}message_id\0\u{3}message_at\0\u{1}text\0\u{1}referral\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}org_id\0\u{1}phone\0\u{3}whatsapp_user_id\0\u{3}whatsapp_username\0\u{3}profile_name\0\u{3}message_id\0\u{3}message_at\0\u{1}text\0\u{1}referral\0\u{3}text_origin\0")
 
   fileprivate class _StorageClass {
     var _orgID: String = String()
@@ -3982,6 +3990,7 @@ nonisolated extension Switchboard_Contacts_V1_ResolveInboundRequest: SwiftProtob
     var _messageAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
     var _text: String = String()
     var _referral: Switchboard_Contacts_V1_Referral? = nil
+    var _textOrigin: String = String()
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -4001,6 +4010,7 @@ nonisolated extension Switchboard_Contacts_V1_ResolveInboundRequest: SwiftProtob
       _messageAt = source._messageAt
       _text = source._text
       _referral = source._referral
+      _textOrigin = source._textOrigin
     }
   }
 
@@ -4028,6 +4038,7 @@ nonisolated extension Switchboard_Contacts_V1_ResolveInboundRequest: SwiftProtob
         case 7: try { try decoder.decodeSingularMessageField(value: &_storage._messageAt) }()
         case 8: try { try decoder.decodeSingularStringField(value: &_storage._text) }()
         case 9: try { try decoder.decodeSingularMessageField(value: &_storage._referral) }()
+        case 10: try { try decoder.decodeSingularStringField(value: &_storage._textOrigin) }()
         default: break
         }
       }
@@ -4067,6 +4078,9 @@ nonisolated extension Switchboard_Contacts_V1_ResolveInboundRequest: SwiftProtob
       try { if let v = _storage._referral {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
       } }()
+      if !_storage._textOrigin.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._textOrigin, fieldNumber: 10)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -4085,6 +4099,7 @@ nonisolated extension Switchboard_Contacts_V1_ResolveInboundRequest: SwiftProtob
         if _storage._messageAt != rhs_storage._messageAt {return false}
         if _storage._text != rhs_storage._text {return false}
         if _storage._referral != rhs_storage._referral {return false}
+        if _storage._textOrigin != rhs_storage._textOrigin {return false}
         return true
       }
       if !storagesAreEqual {return false}

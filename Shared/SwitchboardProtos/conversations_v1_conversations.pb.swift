@@ -838,6 +838,9 @@ public nonisolated struct Switchboard_Conversations_V1_UpdateDeliveryRequest: Se
 
   public var errorText: String = String()
 
+  /// for failed: what the code means (window_closed, opted_out, …), as for a send
+  public var failureReason: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -2801,7 +2804,7 @@ nonisolated extension Switchboard_Conversations_V1_UpdateDeliveriesResponse: Swi
 
 nonisolated extension Switchboard_Conversations_V1_UpdateDeliveryRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".UpdateDeliveryRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}org_id\0\u{3}channel_id\0\u{3}provider_message_id\0\u{1}status\0\u{1}at\0\u{3}error_code\0\u{3}error_text\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}org_id\0\u{3}channel_id\0\u{3}provider_message_id\0\u{1}status\0\u{1}at\0\u{3}error_code\0\u{3}error_text\0\u{3}failure_reason\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2816,6 +2819,7 @@ nonisolated extension Switchboard_Conversations_V1_UpdateDeliveryRequest: SwiftP
       case 5: try { try decoder.decodeSingularMessageField(value: &self._at) }()
       case 6: try { try decoder.decodeSingularStringField(value: &self.errorCode) }()
       case 7: try { try decoder.decodeSingularStringField(value: &self.errorText) }()
+      case 8: try { try decoder.decodeSingularStringField(value: &self.failureReason) }()
       default: break
       }
     }
@@ -2847,6 +2851,9 @@ nonisolated extension Switchboard_Conversations_V1_UpdateDeliveryRequest: SwiftP
     if !self.errorText.isEmpty {
       try visitor.visitSingularStringField(value: self.errorText, fieldNumber: 7)
     }
+    if !self.failureReason.isEmpty {
+      try visitor.visitSingularStringField(value: self.failureReason, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2858,6 +2865,7 @@ nonisolated extension Switchboard_Conversations_V1_UpdateDeliveryRequest: SwiftP
     if lhs._at != rhs._at {return false}
     if lhs.errorCode != rhs.errorCode {return false}
     if lhs.errorText != rhs.errorText {return false}
+    if lhs.failureReason != rhs.failureReason {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -14,6 +14,28 @@ struct TemplateRulesTests {
         try TemplateRules.check(name: name, language: language, category: "", status: "", componentsJSON: components)
     }
 
+    @Test func aQuickReplyButtonCanBeTheOptOutButton() throws {
+        let checked = try check(
+            #"[{"type":"BODY","text":"Big sale"},{"type":"BUTTONS","buttons":[{"type":"QUICK_REPLY","text":"Shop"},"#
+                + #"{"type":"QUICK_REPLY","text":"Stop promotions","optOut":true},"#
+                + #"{"type":"QUICK_REPLY","text":"Cancel","optOut":false}]}]"#)
+        #expect(TemplateRules.optOutButtons(componentsJSON: checked.componentsJSON) == ["Stop promotions"])
+        #expect(TemplateRules.optOutButtons(componentsJSON: #"[{"type":"BODY","text":"x"}]"#) == [])
+    }
+
+    @Test(arguments: [
+        #"{"type":"URL","text":"Track","url":"https://x.test","optOut":true}"#,
+        #"{"type":"QUICK_REPLY","optOut":true}"#,
+        #"{"type":"QUICK_REPLY","text":"","optOut":true}"#,
+        #"{"type":"QUICK_REPLY","text":"Stop","optOut":1}"#,
+        #"{"type":"QUICK_REPLY","text":"Stop","optOut":"true"}"#,
+    ])
+    func anOptOutFlagOnlyOnAQuickReplyButtonAsABoolean(_ button: String) {
+        #expect(throws: ServiceFailure.self) {
+            try check(#"[{"type":"BODY","text":"x"},{"type":"BUTTONS","buttons":["# + button + "]}]")
+        }
+    }
+
     @Test func countsParametersPerComponent() throws {
         let checked = try check(
             #"[{"type":"HEADER","format":"TEXT","text":"Order {{1}}"},{"type":"BODY","text":"Hi {{1}}, {{2}} ships {{3}}"},"#

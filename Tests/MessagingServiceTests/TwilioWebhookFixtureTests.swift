@@ -34,12 +34,13 @@ private func mms(caption: String?) -> InboundEvent {
 }
 
 private func status(
-    _ sid: String, _ status: String, to recipient: String? = nil, errorCode: String? = nil
+    _ sid: String, _ status: String, to recipient: String? = nil, errorCode: String? = nil, errorText: String? = nil,
+    reason: String? = nil
 ) -> InboundEvent {
     .status(
         ParsedStatus(
             providerMessageID: sid, status: status, at: nil, recipient: recipient, errorCode: errorCode,
-            errorText: nil))
+            errorText: errorText, failureReason: reason))
 }
 
 let twilioCases: [TwilioCase] = [
@@ -74,11 +75,15 @@ let twilioCases: [TwilioCase] = [
         file: "status_failed_21610_stop.form",
         expected: .init(
             route: .twilio(accountSID: nil, to: nil),
-            event: status(courierSID, "failed", to: "+12028831111", errorCode: "21610"))),
+            event: status(
+                courierSID, "failed", to: "+12028831111", errorCode: "21610",
+                errorText: "Attempt to send to unsubscribed recipient", reason: "opted_out"))),
     .init(
         file: "status_failed_63018_rate_limit.form",
         expected: .init(
-            route: .twilio(accountSID: nil, to: nil), event: status(courierSID, "failed", errorCode: "63018"))),
+            route: .twilio(accountSID: nil, to: nil), event: status(
+                courierSID, "failed", errorCode: "63018", errorText: "Rate limit exceeded for the WhatsApp sender",
+                reason: "provider_error"))),
     .init(
         file: "status_invalid_value_huh.form",
         expected: .init(
@@ -109,6 +114,38 @@ struct TwilioWebhookFixtureTests {
     @Test func everyFormFixtureHasAnExpectation() throws {
         let files = try WebhookFixtures.names(in: "twilio/inbound", ending: ".form")
         #expect(Set(files) == Set(twilioCases.map(\.file)))
+    }
+
+    /// One table for the send path and the callbacks: a failed callback gets the reason a refused send would.
+    @Test(arguments: [
+        ("21610", "opted_out"), ("21211", "invalid_number"), ("30003", "undeliverable"), ("30005", "undeliverable"),
+        ("30006", "undeliverable"), ("30007", "provider_error"), ("", "provider_error"),
+    ])
+    func aFailedCallbackGetsTheSendPathsReason(code: String, reason: String) throws {
+        for status in ["failed", "undelivered"] {
+            let form = "MessageSid=SM1&MessageStatus=\(status)&ErrorCode=\(code)&To=%2B15550001"
+            guard case .status(let parsed) = try TwilioWebhook.parse(Data(form.utf8)).event else {
+                Issue.record("expected a status")
+                return
+            }
+            #expect(parsed.status == "failed")
+            #expect(parsed.failureReason == reason)
+            #expect(parsed.errorCode == (code.isEmpty ? nil : code))
+            let refused = DeliveryOutcome.twilio(status: 400, body: Data(#"{"code": \#(code.isEmpty ? "0" : code)}"#.utf8))
+            if !code.isEmpty { #expect(refused == .failed(code: code, text: "HTTP 400 from provider", reason: reason)) }
+        }
+    }
+
+    @Test func aCallbacksOwnErrorMessageIsKept() throws {
+        let form = "MessageSid=SM1&MessageStatus=undelivered&ErrorCode=30008&ErrorMessage=Carrier+said+no"
+        guard case .status(let parsed) = try TwilioWebhook.parse(Data(form.utf8)).event else {
+            Issue.record("expected a status")
+            return
+        }
+        #expect(parsed.errorText == "Carrier said no")
+        let unknown = "MessageSid=SM1&MessageStatus=failed&ErrorCode=99999"
+        guard case .status(let other) = try TwilioWebhook.parse(Data(unknown.utf8)).event else { return }
+        #expect(other.errorText == "Twilio error 99999")
     }
 
     @Test func anMMSTypeFollowsTheFirstContentType() throws {
@@ -150,6 +187,7 @@ struct TwilioWebhookFixtureTests {
             message.sender == InboundSender(phone: "+5511999", whatsappUserID: nil, username: nil, profileName: "Ana"))
         #expect(message.type == "button")
         #expect(message.keywordText == "Stop")
+        #expect(message.textOrigin == "tapped")
         #expect(message.replyToProviderID == "SM1")
         #expect(message.contentJSON == #"{"payload":"opt-out","text":"Stop"}"#)
     }

@@ -98,6 +98,7 @@ struct WhatsAppContentTests {
         }
         #expect(message.type == "button")
         #expect(message.keywordText == "STOP")
+        #expect(message.textOrigin == "tapped")  // the business's wording, not a consent keyword
         #expect(message.replyToProviderID == "w0")
         #expect(message.contentJSON == #"{"payload":"opt-out","text":"STOP"}"#)
     }

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import time
+import urllib.parse
 from types import SimpleNamespace
 
 import pytest
@@ -30,11 +31,13 @@ from conftest import (
 from fakes.meta_graph import FakeGraphAPI, text_of
 from fakes.twilio_api import FakeTwilioAPI
 from inbound_helpers import (
+    assert_twiml,
     MESSAGE_FIELDS,
     TwilioChannel,
     consent_ledger,
     create_whatsapp_channel,
     digits,
+    form_params,
     get_contact,
     get_conversation,
     load_fixture,
@@ -48,6 +51,8 @@ from inbound_helpers import (
     send_twilio,
     send_whatsapp,
     sms_form,
+    twilio_form,
+    twilio_signature,
     text_payload,
     twilio_channel_body,
     wait_contact,
@@ -999,6 +1004,97 @@ def test_twilio_21610_opts_the_contact_out(org, twilio):
     time.sleep(SETTLE)
     assert len([r for r in twilio.rejected if r["account_sid"] == c.tw.account_sid]) == 1
     assert outbound_ids(org, c.id) == [msg["id"]]
+
+
+def sent_sms(org, twilio, text: str):
+    """An SMS conversation with one outbound message the Twilio fake accepted: (conversation, message, sid, the
+    StatusCallback URL the send named)."""
+    c = sms_conversation(org, twilio)
+    msg = assert_accepted(send(org, c.id, {"type": "text", "text": text}))
+    sent = wait_status(org, c.id, msg["id"], "sent")
+    request = wait_twilio(twilio, c.phone)[0]
+    assert sent["providerMessageId"] == request["sid"], (sent, request)
+    return c, msg, request["sid"], request["status_callback"]
+
+
+def post_status_callback(c, callback_url: str, body: bytes) -> None:
+    """Posts a status callback to the StatusCallback URL the send named, signed by Twilio's own validator."""
+    r = c.org.cluster.request(
+        "POST", callback_url, key=None, data=body,
+        headers={"Content-Type": "application/x-www-form-urlencoded",
+                 "X-Twilio-Signature": twilio_signature(c.tw.auth_token, callback_url, body)})
+    assert_twiml(r)
+
+
+def callback_form(fixture: str, sid: str, to: str) -> bytes:
+    """A byte-exact status callback fixture with its message sid and recipient swapped for ours."""
+    body = twilio_form(fixture, fresh_sids=False)
+    params = form_params(body)
+    body = body.replace(params["MessageSid"].encode(), sid.encode())
+    if "To" in params:
+        body = body.replace(b"To=" + urllib.parse.quote(params["To"], safe="").encode(),
+                            b"To=" + urllib.parse.quote(to, safe="").encode())
+    return body
+
+
+def test_a_21610_status_callback_fails_the_message_and_opts_the_contact_out(org, twilio):
+    c, msg, sid, callback = sent_sms(org, twilio, "sent, then the carrier says unsubscribed")
+    assert get_contact(org, c.contact_id)["optedIn"] is True
+    post_status_callback(c, callback, callback_form("status_failed_21610_stop.form", sid, c.phone))
+    failed = wait_status(org, c.id, msg["id"], "failed")
+    # the callback carries ErrorCode only: the code is kept with Twilio's own wording of it
+    assert failed["error"] == {"code": "21610", "message": "Attempt to send to unsubscribed recipient",
+                               "reason": "opted_out"}, failed
+    contact = wait_contact(org, c.contact_id, lambda x: x["optedIn"] is False, what="opt-out by a 21610 callback")
+    assert contact["optInSource"] == "provider", contact
+    last = consent_ledger(org, c.contact_id)[-1]
+    assert (last["optedIn"], last["source"], last["proof"]["messageId"]) == (False, "provider", sid), last
+    assert_error(send(org, c.id, {"type": "text", "text": "again"}), 409, "contact_not_opted_in")
+
+
+@pytest.mark.parametrize("status", ["failed", "undelivered"])
+@pytest.mark.parametrize("code,reason,text", [
+    (21211, "invalid_number", "Invalid 'To' phone number"), (30003, "undeliverable", "Unreachable destination handset"),
+    (30005, "undeliverable", "Unknown destination handset"), (30006, "undeliverable", "Landline or unreachable carrier"),
+    (30007, "provider_error", "Message filtered (carrier violation)"),
+])
+def test_a_failed_status_callback_gets_the_reason_a_refused_send_would(org, twilio, status, code, reason, text):
+    c, msg, sid, callback = sent_sms(org, twilio, f"then {status} {code}")
+    body = urllib.parse.urlencode({"MessageSid": sid, "MessageStatus": status, "ErrorCode": str(code),
+                                   "AccountSid": c.tw.account_sid, "To": c.phone}).encode()
+    post_status_callback(c, callback, body)
+    failed = wait_status(org, c.id, msg["id"], "failed")
+    assert failed["error"] == {"code": str(code), "message": text, "reason": reason}, failed
+    time.sleep(SETTLE)
+    assert get_contact(org, c.contact_id)["optedIn"] is True
+
+
+def test_a_status_callbacks_own_error_message_is_kept(org, twilio):
+    c, msg, sid, callback = sent_sms(org, twilio, "then undelivered with a message")
+    body = urllib.parse.urlencode({"MessageSid": sid, "MessageStatus": "undelivered", "ErrorCode": "30008",
+                                   "ErrorMessage": "Carrier said no", "To": c.phone}).encode()
+    post_status_callback(c, callback, body)
+    failed = wait_status(org, c.id, msg["id"], "failed")
+    assert failed["error"] == {"code": "30008", "message": "Carrier said no", "reason": "provider_error"}, failed
+
+
+@pytest.mark.parametrize("code,reason", [
+    (131047, "window_closed"), (131026, "undeliverable"), (132000, "template_error"), (132001, "template_error"),
+    (130472, "provider_error"),
+])
+def test_a_failed_whatsapp_status_gets_the_reason_the_send_path_gives(org, meta, code, reason):
+    c = wa_conversation(org, meta)
+    msg = assert_accepted(send(org, c.id, {"type": "text", "text": f"then failed {code}"}))
+    wamid = wait_status(org, c.id, msg["id"], "sent")["providerMessageId"]
+    payload = status_webhook(c.wa, "pywa_status_failed.json", wamid, digits(c.phone))
+    for entry in payload["entry"]:
+        for change in entry["changes"]:
+            for status in change["value"]["statuses"]:
+                status["errors"][0]["code"] = code
+    send_whatsapp(org.cluster, c.wa, payload)
+    failed = wait_status(org, c.id, msg["id"], "failed")
+    assert failed["error"]["code"] == str(code) and failed["error"]["reason"] == reason, failed
+    assert failed["error"]["message"] == "User's number is part of an experiment", failed
 
 
 @pytest.mark.parametrize("code,reason", [(21211, "invalid_number"), (21408, "provider_error"),

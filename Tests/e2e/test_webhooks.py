@@ -85,6 +85,26 @@ def test_verification_refused(org, case):
     assert "1158201444" not in r.text
 
 
+@pytest.mark.parametrize("challenge", [None, ""])
+def test_verification_with_the_right_token_but_no_challenge_is_400(org, challenge):
+    wa = create_whatsapp_channel(org)
+    params = {"hub.mode": "subscribe", "hub.verify_token": wa.verify_token}
+    if challenge is not None:
+        params["hub.challenge"] = challenge
+    err = assert_error(_handshake(org.cluster, **params), 400, "missing_challenge", field="hub.challenge")
+    assert wa.verify_token not in str(err)
+    # a wrong token still learns nothing more than 403
+    params["hub.verify_token"] = wa.verify_token + "x"
+    assert_error(_handshake(org.cluster, **params), 403, "verification_failed")
+
+
+def test_verification_with_an_oversized_challenge_is_400(org):
+    wa = create_whatsapp_channel(org)
+    r = _handshake(org.cluster, **{"hub.mode": "subscribe", "hub.verify_token": wa.verify_token,
+                                   "hub.challenge": "9" * 1025})
+    assert_error(r, 400, "invalid_challenge")
+
+
 def test_verification_stops_when_channel_is_deleted(org):
     wa = create_whatsapp_channel(org)
     params = {"hub.mode": "subscribe", "hub.verify_token": wa.verify_token, "hub.challenge": "42"}

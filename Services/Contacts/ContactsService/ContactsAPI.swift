@@ -211,6 +211,10 @@ public struct ContactsAPI: Switchboard_Contacts_V1_ContactsService.SimpleService
         -> (orgID: String, sender: InboundSender, message: InboundFacts)
     {
         guard !request.orgID.isEmpty else { throw .invalid("missing_org", "org_id is required", field: "org_id") }
+        guard let origin = request.textOrigin.isEmpty ? .typed : InboundTextOrigin(rawValue: request.textOrigin) else {
+            throw .invalid(
+                "invalid_text_origin", "text_origin is typed, tapped or opt_out_button", field: "text_origin")
+        }
         return (
             request.orgID,
             InboundSender(
@@ -219,7 +223,7 @@ public struct ContactsAPI: Switchboard_Contacts_V1_ContactsService.SimpleService
             InboundFacts(
                 messageID: request.messageID, at: request.hasMessageAt ? request.messageAt.millis : Millis.now(),
                 text: request.text.isEmpty ? nil : request.text,
-                referral: request.hasReferral ? request.referral.fields : nil)
+                referral: request.hasReferral ? request.referral.fields : nil, textOrigin: origin)
         )
     }
 

@@ -195,7 +195,7 @@ public struct ConversationsAPI: Switchboard_Conversations_V1_ConversationsServic
             orgID: try requireOrg(request.orgID), channelID: request.channelID,
             providerMessageID: request.providerMessageID, status: status,
             at: request.hasAt ? request.at.millis : Millis.now(), errorCode: request.errorCode.nonEmptyValue,
-            errorText: request.errorText.nonEmptyValue)
+            errorText: request.errorText.nonEmptyValue, failureReason: request.failureReason.nonEmptyValue)
         return .with {
             $0.found = result.found
             $0.changed = result.changed

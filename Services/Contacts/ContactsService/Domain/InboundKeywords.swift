@@ -7,6 +7,21 @@ import ServiceKit
 enum ConsentKeyword: Equatable {
     case optOut, optIn
 
+    /// What an inbound message means for consent: only what the customer typed is a keyword; a tapped reply button,
+    /// list row or template button is the business's own wording (Meta's sample "Cancel" means cancel my order),
+    /// except the template button the business marked as its opt-out button.
+    init?(text: String?, origin: InboundTextOrigin) {
+        switch origin {
+        case .typed:
+            guard let text, let keyword = ConsentKeyword(message: text) else { return nil }
+            self = keyword
+        case .tapped:
+            return nil
+        case .optOutButton:
+            self = .optOut
+        }
+    }
+
     static let optOutWords: Set<String> = ["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "REVOKE"]
     static let optInWords: Set<String> = ["START", "UNSTOP", "YES"]
 
@@ -20,6 +35,13 @@ enum ConsentKeyword: Equatable {
             return nil
         }
     }
+}
+
+/// Where an inbound message's text came from (`ResolveInboundRequest.text_origin`).
+public enum InboundTextOrigin: String, Sendable, Equatable {
+    case typed
+    case tapped
+    case optOutButton = "opt_out_button"
 }
 
 /// The facts a Click-to-WhatsApp ad `referral` carries, kept as `attributes.ctwa.firstTouch` / `.lastTouch`.

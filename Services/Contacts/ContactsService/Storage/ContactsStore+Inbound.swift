@@ -11,12 +11,17 @@ public struct InboundFacts: Sendable {
     public var text: String?
     /// The referral's fields in camelCase (`sourceUrl`, `sourceId`, …); nil when the message came from no ad.
     public var referral: [String: String]?
+    /// Whether `text` was typed (a consent keyword can only be typed) or tapped.
+    public var textOrigin: InboundTextOrigin
 
-    public init(messageID: String, at: Millis, text: String?, referral: [String: String]?) {
+    public init(
+        messageID: String, at: Millis, text: String?, referral: [String: String]?, textOrigin: InboundTextOrigin = .typed
+    ) {
         self.messageID = messageID
         self.at = at
         self.text = text
         self.referral = referral
+        self.textOrigin = textOrigin
     }
 }
 
@@ -171,7 +176,8 @@ extension ContactsStore {
             at: message.at, actor: actor, messageID: message.messageID,
             note: SandboxOrigin.proofNote(messageID: message.messageID))
         var consentChange = ""
-        switch message.text.flatMap(ConsentKeyword.init(message:)) {
+        let keyword = ConsentKeyword(text: message.text, origin: message.textOrigin)
+        switch keyword {
         case .optOut?:
             if record.optedIn || record.optInSource == nil { consentChange = "opted_out" }
         case .optIn?:
@@ -181,10 +187,9 @@ extension ContactsStore {
             if !record.optedIn && record.optInSource == nil { consentChange = "opted_in" }
         }
         if !consentChange.isEmpty {
-            let keyword = message.text.flatMap(ConsentKeyword.init(message:)) != nil
             try Self.changeConsent(
                 db, &record, optedIn: consentChange == "opted_in",
-                source: keyword ? ConsentSource.keyword.rawValue : ConsentSource.inboundFirstMessage.rawValue,
+                source: keyword != nil ? ConsentSource.keyword.rawValue : ConsentSource.inboundFirstMessage.rawValue,
                 proof: proof, actorJSON: actorJSON, now: now)
         }
 

@@ -183,6 +183,10 @@ enum ConversationsMigrations {
                         WHERE waiting_since IS NOT NULL AND deleted_at IS NULL;
                     """)
         }
+        // A failed status webhook that arrives before its message is recorded keeps what its code means too.
+        migrator.registerMigration("v6-pending-failure-reason") { db in
+            try db.execute(sql: "ALTER TABLE pending_delivery ADD COLUMN failure_reason TEXT")
+        }
         return migrator
     }
 }

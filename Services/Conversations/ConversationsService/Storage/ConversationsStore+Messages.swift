@@ -195,6 +195,7 @@ extension ConversationsStore {
             message.statusAt = pending.at
             message.errorCode = pending.errorCode
             message.errorText = pending.errorText
+            message.failureReason = pending.failureReason
             try MessageRecord.setStatus(db, message)
         }
         try ConversationEvents.sent(db, message, medium: switched ? (item.medium ?? conversation.medium) : conversation.medium, at: now)
@@ -243,6 +244,7 @@ extension ConversationsStore {
                     message.statusAt = pending.at
                     message.errorCode = pending.errorCode
                     message.errorText = pending.errorText
+                    message.failureReason = pending.failureReason
                 }
                 if changed {
                     try MessageRecord.setStatus(db, message)
@@ -257,13 +259,13 @@ extension ConversationsStore {
     /// kept (the most advanced one) until `recordOutbound` records that provider id.
     public func updateDelivery(
         orgID: String, channelID: String, providerMessageID: String, status: DeliveryStatus, at: Millis,
-        errorCode: String?, errorText: String?
+        errorCode: String?, errorText: String?, failureReason: String? = nil
     ) async throws -> (found: Bool, changed: Bool, message: Message?) {
         try await writer.write { db in
             guard var message = try MessageRecord.find(db, orgID: orgID, providerMessageID: providerMessageID) else {
                 try Self.keepPending(
                     db, orgID: orgID, channelID: channelID, providerMessageID: providerMessageID, status: status,
-                    at: at, errorCode: errorCode, errorText: errorText)
+                    at: at, errorCode: errorCode, errorText: errorText, failureReason: failureReason)
                 return (false, false, nil)
             }
             guard message.status.canAdvance(to: status) else { return (true, false, message) }
@@ -272,6 +274,7 @@ extension ConversationsStore {
             if status == .failed {
                 message.errorCode = errorCode
                 message.errorText = errorText
+                message.failureReason = failureReason
             }
             try MessageRecord.setStatus(db, message)
             try ConversationEvents.status(db, message, at: Millis.now())
@@ -284,11 +287,12 @@ extension ConversationsStore {
         var at: Millis
         var errorCode: String?
         var errorText: String?
+        var failureReason: String?
     }
 
     static func keepPending(
         _ db: Database, orgID: String, channelID: String, providerMessageID: String, status: DeliveryStatus,
-        at: Millis, errorCode: String?, errorText: String?
+        at: Millis, errorCode: String?, errorText: String?, failureReason: String?
     ) throws {
         let kept = try Row.fetchOne(
             db, sql: "SELECT status FROM pending_delivery WHERE org_id = ? AND provider_message_id = ?",
@@ -299,12 +303,12 @@ extension ConversationsStore {
         try db.execute(
             sql: """
                 INSERT OR REPLACE INTO pending_delivery
-                    (org_id, provider_message_id, channel_id, status, at, error_code, error_text)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
+                    (org_id, provider_message_id, channel_id, status, at, error_code, error_text, failure_reason)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [
                 orgID, providerMessageID, channelID, status.rawValue, at, status == .failed ? errorCode : nil,
-                status == .failed ? errorText : nil,
+                status == .failed ? errorText : nil, status == .failed ? failureReason : nil,
             ])
     }
 
@@ -313,7 +317,7 @@ extension ConversationsStore {
             let row = try Row.fetchOne(
                 db,
                 sql: """
-                    SELECT status, at, error_code, error_text FROM pending_delivery
+                    SELECT status, at, error_code, error_text, failure_reason FROM pending_delivery
                     WHERE org_id = ? AND provider_message_id = ?
                     """, arguments: [orgID, providerMessageID]),
             let status = DeliveryStatus(rawValue: row[0])
@@ -321,7 +325,7 @@ extension ConversationsStore {
         try db.execute(
             sql: "DELETE FROM pending_delivery WHERE org_id = ? AND provider_message_id = ?",
             arguments: [orgID, providerMessageID])
-        return PendingDelivery(status: status, at: row[1], errorCode: row[2], errorText: row[3])
+        return PendingDelivery(status: status, at: row[1], errorCode: row[2], errorText: row[3], failureReason: row[4])
     }
 }
 

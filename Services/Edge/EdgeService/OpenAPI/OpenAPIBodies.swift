@@ -109,13 +109,24 @@ enum OpenAPISends {
             })
     }
 
-    /// A template registration: its BODY needs text; `{{n}}` placeholders are left out of the schema.
+    /// A template registration: its BODY needs text; `{{n}}` placeholders are left out of the schema. A button's
+    /// `optOut: true` marks the template's opt-out button: only on a QUICK_REPLY button with a text.
     static var templateInput: JSONValue {
         let text = F.text(max: 1024, pattern: #"^[^{]*(?:\{[^{]+)*\{?$"#)
+        let optOut: JSONValue = .object([
+            ("type", "boolean"),
+            ("description", "true: tapping this QUICK_REPLY button opts the contact out (consent source keyword)"),
+        ])
+        let button = S.merge(
+            S.object([("type", S.string()), ("text", S.string()), ("url", text), ("optOut", optOut)], closed: false),
+            .object([
+                ("if", .object([("properties", .object([("optOut", .object([("const", .bool(true))]))])), ("required", .array(["optOut"]))])),
+                ("then", S.object([("type", .object([("const", "QUICK_REPLY")])), ("text", F.text(min: 1))], required: ["type", "text"], closed: false)),
+            ]))
         let other = S.object(
             [
                 ("type", S.enumeration(["HEADER", "FOOTER", "BUTTONS"])), ("text", text), ("format", S.string()),
-                ("buttons", S.array(S.object([("type", S.string()), ("text", S.string()), ("url", text)], closed: false))),
+                ("buttons", S.array(button)),
             ], required: ["type"], closed: false)
         let body = S.object(
             [("type", .object([("const", "BODY")])), ("text", F.text(min: 1, max: 1024, pattern: #"^[^{]*(?:\{[^{]+)*\{?$"#))],

@@ -30,8 +30,8 @@ struct WebhookRoutes {
                 tag: "Webhooks", auth: .none,
                 query: [
                     ("hub.mode", "subscribe", false), ("hub.verify_token", "a channel's verify token", false),
-                    ("hub.challenge", "echoed back", false),
-                ], response: "text", errors: [403]), on: router, verify)
+                    ("hub.challenge", "echoed back (required once the token is right)", false),
+                ], response: "text", errors: [400, 403]), on: router, verify)
         registry.add(
             RouteSpec(
                 .post, "/webhooks/whatsapp", "whatsAppWebhook",
@@ -49,7 +49,7 @@ struct WebhookRoutes {
         let mode = request.query("hub.mode")
         let token = request.query("hub.verify_token") ?? ""
         let challenge = request.query("hub.challenge") ?? ""
-        guard mode == "subscribe", !token.isEmpty, challenge.utf8.count <= 1024 else {
+        guard mode == "subscribe", !token.isEmpty else {
             throw APIError(.forbidden, "verification_failed", "hub.mode must be subscribe with a known hub.verify_token")
         }
         let verified: Bool
@@ -62,6 +62,13 @@ struct WebhookRoutes {
         }
         guard verified else {
             throw APIError(.forbidden, "verification_failed", "no WhatsApp channel has this verify token")
+        }
+        // Meta always sends a challenge; answering 200 without one would tell a misconfigured caller it verified.
+        guard !challenge.isEmpty else {
+            throw APIError(.badRequest, "missing_challenge", "hub.challenge is required", field: "hub.challenge")
+        }
+        guard challenge.utf8.count <= 1024 else {
+            throw APIError(.badRequest, "invalid_challenge", "hub.challenge is at most 1024 bytes", field: "hub.challenge")
         }
         var response = Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: challenge)))
         response.headers[.contentType] = "text/plain; charset=utf-8"

@@ -79,6 +79,7 @@ enum TemplateRules {
                     throw .invalid("too_many_buttons", "a template has at most \(maxButtons) buttons", field: "components")
                 }
                 for button in list {
+                    try checkOptOut(button)
                     buttons.append(try parameters(in: button["url"] as? String ?? "", component: "button"))
                 }
             default:
@@ -94,6 +95,47 @@ enum TemplateRules {
         return Checked(
             name: name, language: language, category: category, status: status, componentsJSON: normalized,
             header: header, body: body, buttons: buttons)
+    }
+
+    /// `optOut` marks the template's opt-out button (as Meta's marketing opt-out button): only a QUICK_REPLY button
+    /// with a text may carry it, and only as `true` or `false`.
+    static func checkOptOut(_ button: [String: Any]) throws(ServiceFailure) {
+        guard let flag = button["optOut"] else { return }
+        guard let value = jsonBool(flag) else {
+            throw .invalid("invalid_components", "a button's optOut is true or false", field: "components")
+        }
+        guard !value || (button["type"] as? String == "QUICK_REPLY" && !((button["text"] as? String) ?? "").isEmpty)
+        else {
+            throw .invalid(
+                "invalid_components", "only a QUICK_REPLY button with a text can be the opt-out button",
+                field: "components")
+        }
+    }
+
+    /// The texts of the QUICK_REPLY buttons marked `"optOut": true` in a stored template's components: tapping one
+    /// opts the contact out (source `keyword`).
+    static func optOutButtons(componentsJSON: String) -> [String] {
+        guard let components = try? JSONSerialization.jsonObject(with: Data(componentsJSON.utf8)) as? [[String: Any]]
+        else { return [] }
+        return components.flatMap { component -> [String] in
+            guard (component["type"] as? String)?.uppercased() == "BUTTONS" else { return [] }
+            return (component["buttons"] as? [[String: Any]] ?? []).compactMap { button in
+                guard button["type"] as? String == "QUICK_REPLY", let flag = button["optOut"],
+                    jsonBool(flag) == true, let text = button["text"] as? String, !text.isEmpty
+                else { return nil }
+                return text
+            }
+        }
+    }
+
+    /// A JSON `true`/`false` (not a number: Foundation bridges both to NSNumber, so ask its own serialization).
+    private static func jsonBool(_ value: Any) -> Bool? {
+        guard let data = try? JSONSerialization.data(withJSONObject: [value]) else { return nil }
+        switch String(decoding: data, as: UTF8.self) {
+        case "[true]": return true
+        case "[false]": return false
+        default: return nil
+        }
     }
 
     /// How many parameters a component text declares: `{{1}}` … `{{n}}`, each number from 1 to n present.

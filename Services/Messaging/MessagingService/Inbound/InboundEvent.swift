@@ -22,9 +22,13 @@ struct ParsedMessage: Sendable, Equatable {
     var type: String
     /// What a preview or a search shows: body, caption, button text or reply title, location name, reaction emoji.
     var text: String
-    /// What STOP/START keywords and auto-tag rules see: a text body, a quick-reply button's text, an interactive
-    /// reply's title. Nil for every other type: a caption is not keyword text.
+    /// What auto-tag rules (and, when typed, STOP/START keywords) see: a text body, a quick-reply button's text, an
+    /// interactive reply's title. Nil for every other type: a caption is not keyword text.
     var keywordText: String?
+    /// `typed` for what the customer wrote; `tapped` for a reply button, list row or template button (the
+    /// business's wording: never a consent keyword); `opt_out_button` once the journal finds the tapped template
+    /// button is the one the business marked as its opt-out button.
+    var textOrigin: String = "typed"
     /// The type's fields as a JSON object (sorted keys, camelCase, absent values omitted).
     var contentJSON: String
     /// The provider's own timestamp (WhatsApp only).
@@ -48,6 +52,8 @@ struct ParsedStatus: Sendable, Equatable {
     var recipient: String?
     var errorCode: String?
     var errorText: String?
+    /// For `failed`: what the code means (`FailureReason`, the table the send path uses), else nil.
+    var failureReason: String? = nil
 }
 
 /// Where an event belongs: a WhatsApp phone number id, or the Twilio account/number it was sent to.

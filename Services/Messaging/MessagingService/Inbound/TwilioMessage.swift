@@ -39,6 +39,7 @@ enum TwilioMessage {
             message.type = "button"
             message.text = text
             message.keywordText = text
+            message.textOrigin = "tapped"
             message.contentJSON = ProviderJSON.fields(["text": .string(text), "payload": .string(payload)]).jsonText
         } else if let latitude = form["Latitude"].flatMap(Double.init),
             let longitude = form["Longitude"].flatMap(Double.init)

@@ -29,13 +29,16 @@ enum TwilioWebhook {
         guard let status, let mapped = statuses[status] else {
             return RoutedEvent(route: route, event: .notice("Twilio status '\(status ?? "")' for \(sid) ignored"))
         }
+        // Twilio's callbacks carry `ErrorCode` and (almost always) no `ErrorMessage`: the code's own wording then.
+        let code = form["ErrorCode"]
         let parsed = ParsedStatus(
             providerMessageID: sid,
             status: mapped,
             at: nil,
             recipient: form["To"].map(address),
-            errorCode: form["ErrorCode"],
-            errorText: form["ErrorMessage"]
+            errorCode: code,
+            errorText: form["ErrorMessage"].map(bounded) ?? code.map { FailureReason.twilioMessages[$0] ?? "Twilio error \($0)" },
+            failureReason: mapped == "failed" ? FailureReason.twilio(code: code) : nil
         )
         return RoutedEvent(route: route, event: .status(parsed))
     }

@@ -6,6 +6,8 @@ struct WhatsAppContent: Sendable, Equatable {
     var text: String
     var keywordText: String?
     var json: ProviderJSON
+    /// A button or list reply is tapped, not typed (`ParsedMessage.textOrigin`).
+    var tapped: Bool { type == "button" || type == "interactive" }
 
     private static let mediaTypes: Set<String> = ["image", "video", "audio", "document", "sticker"]
 

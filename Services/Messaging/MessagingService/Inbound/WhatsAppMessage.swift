@@ -30,6 +30,7 @@ enum WhatsAppMessage {
             parsed.type = content.type
             parsed.text = content.text
             parsed.keywordText = content.keywordText
+            if content.tapped { parsed.textOrigin = "tapped" }
             parsed.contentJSON = content.json.jsonText
         } else {
             parsed.contentJSON = unsupported(message, errors: errors.isEmpty ? systemErrors : errors).jsonText

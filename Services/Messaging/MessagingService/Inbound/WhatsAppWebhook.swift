@@ -108,14 +108,16 @@ enum WhatsAppWebhook {
         }
         let recipientID = status["recipient_id"]?.nonEmptyText
         let error = status["errors"]?.items?.first
+        let code = error?["code"]?.nonEmptyText
         return .status(
             ParsedStatus(
                 providerMessageID: id,
                 status: value,
                 at: status["timestamp"]?.number.map { Date(timeIntervalSince1970: $0) },
                 recipient: recipientID.map { $0.whatsappPhone ?? $0 } ?? status["recipient_user_id"]?.nonEmptyText,
-                errorCode: error?["code"]?.nonEmptyText,
-                errorText: error.flatMap(errorText)
+                errorCode: code,
+                errorText: error.flatMap(errorText),
+                failureReason: value == "failed" ? FailureReason.whatsapp(code: code) : nil
             )
         )
     }

@@ -95,6 +95,7 @@ public final class JournalProcessor: Service, Sendable {
         var deliverySeqs: [Int64] = []
         var statuses: [(seq: Int64, status: ParsedStatus, channel: Channel, receivedAt: Millis)] = []
         var channels: [String: StoredChannel?] = [:]
+        var optOutButtons: [String: Set<String>] = [:]
         for entry in batch {
             let routed: [RoutedEvent]
             do {
@@ -110,7 +111,11 @@ public final class JournalProcessor: Service, Sendable {
                     continue
                 }
                 switch item.event {
-                case .message(let message):
+                case .message(var message):
+                    if message.type == "button", channel.kind == .whatsappCloud || channel.kind == .sandbox {
+                        let buttons = await self.optOutButtons(of: channel, cache: &optOutButtons)
+                        if buttons.contains(message.text) { message.textOrigin = "opt_out_button" }
+                    }
                     deliveries.append(
                         InboundDelivery(
                             message: message, orgID: channel.orgID, channelID: channel.id,
@@ -214,6 +219,15 @@ public final class JournalProcessor: Service, Sendable {
             return nil
         }
         return found.channel
+    }
+
+    /// The texts of the template buttons the business marked as its opt-out button on this channel.
+    private func optOutButtons(of channel: Channel, cache: inout [String: Set<String>]) async -> Set<String> {
+        if let cached = cache[channel.id] { return cached }
+        let templates = (try? await store.templates(orgID: channel.orgID, channelID: channel.id)) ?? []
+        let buttons = Set(templates.flatMap { TemplateRules.optOutButtons(componentsJSON: $0.componentsJSON) })
+        cache[channel.id] = buttons
+        return buttons
     }
 
     private func lookup(id: String, cache: inout [String: StoredChannel?]) async -> StoredChannel? {

@@ -32,7 +32,7 @@ struct ServiceSink: InboundSink {
                 ContactsClient<ServiceTransport>.InboundItem(
                     orgID: delivery.orgID, sender: delivery.message.sender,
                     messageID: delivery.message.providerMessageID, at: Self.at(delivery), text: delivery.message.keywordText,
-                    referral: delivery.message.referral?.fields)
+                    referral: delivery.message.referral?.fields, textOrigin: delivery.message.textOrigin)
             })
         var outcomes = [ServiceFailure?](repeating: nil, count: deliveries.count)
         var items: [ConversationsClient<ServiceTransport>.InboundItem] = []
@@ -70,10 +70,15 @@ struct ServiceSink: InboundSink {
     }
 
     func apply(_ status: ParsedStatus, orgID: String, channelID: String, receivedAt: Millis) async throws(ServiceFailure) {
-        try await conversations.updateDelivery(
+        let message = try await conversations.updateDelivery(
             orgID: orgID, channelID: channelID, providerMessageID: status.providerMessageID, status: status.status,
             at: status.at.map { Millis($0.timeIntervalSince1970 * 1000) } ?? receivedAt, errorCode: status.errorCode,
-            errorText: status.errorText)
+            errorText: status.errorText, failureReason: status.failureReason)
+        // Twilio 21610 in a callback means what it means in the answer to a send: the recipient unsubscribed.
+        guard status.failureReason == "opted_out", let message, message.direction == .outbound else { return }
+        try await contacts.optOutByProvider(
+            orgID: orgID, contactID: message.contactID, proof: status.providerMessageID,
+            note: "Twilio 21610: the recipient unsubscribed (message \(status.providerMessageID))")
     }
 
     /// When the customer wrote: the provider's timestamp, else when the webhook arrived.

@@ -153,15 +153,7 @@ enum DeliveryOutcome: Equatable, Sendable {
         if status == 429 || status >= 500 || ["130429", "131056", "4", "80007", "1", "2", "131000", "131016"].contains(code) {
             return .retry(code: code, text: text)
         }
-        let reason: String =
-            switch code {
-            case "131047": "window_closed"
-            case "131026": "undeliverable"
-            case "132000", "132001", "132005", "132007", "132012", "132015", "132016": "template_error"
-            case "190": "token_invalid"
-            default: "provider_error"
-            }
-        return .failed(code: code, text: text, reason: reason)
+        return .failed(code: code, text: text, reason: FailureReason.whatsapp(code: code))
     }
 
     /// Classifies a Twilio answer.
@@ -175,14 +167,7 @@ enum DeliveryOutcome: Equatable, Sendable {
         let code = (object?["code"] as? Int).map(String.init) ?? "\(status)"
         let text = (object?["message"] as? String).map(bounded) ?? "HTTP \(status) from provider"
         if status == 429 || status >= 500 { return .retry(code: code, text: text) }
-        let reason: String =
-            switch code {
-            case "21610": "opted_out"
-            case "21211": "invalid_number"
-            case "20003": "token_invalid"
-            default: "provider_error"
-            }
-        return .failed(code: code, text: text, reason: reason)
+        return .failed(code: code, text: text, reason: FailureReason.twilio(code: code))
     }
 }
 

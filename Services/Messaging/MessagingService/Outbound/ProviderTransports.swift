@@ -80,6 +80,20 @@ struct ServiceReports: DeliveryReports {
 
     /// Twilio 21610: the recipient replied STOP to the number; the contact is opted out, source `provider`.
     func optOut(orgID: String, contactID: String, messageID: String) async throws {
+        try await contacts.optOutByProvider(
+            orgID: orgID, contactID: contactID, proof: messageID,
+            note: "Twilio 21610: the recipient unsubscribed (message \(messageID))")
+    }
+}
+
+extension ContactsClient where Transport == ServiceTransport {
+    /// Opts an opted-in contact out with source `provider` (a refused send or a failed status callback with Twilio
+    /// 21610), the message (our id, or the provider's sid) as proof. A contact that is gone or already opted out is
+    /// left alone.
+    func optOutByProvider(orgID: String, contactID: String, proof messageID: String, note: String)
+        async throws(ServiceFailure)
+    {
+        let contacts = self
         let contact: Contact?
         do {
             contact = try await contacts.get(orgID: orgID, id: contactID)
@@ -91,7 +105,6 @@ struct ServiceReports: DeliveryReports {
         guard let contact, contact.optedIn else { return }
         _ = try await contacts.setConsent(
             orgID: orgID, contactID: contactID, optedIn: false, source: ConsentSource.provider.rawValue,
-            note: "Twilio 21610: the recipient unsubscribed (message \(messageID))",
-            actor: Actor(kind: "system", id: "messaging", name: "delivery worker"))
+            note: note, actor: Actor(kind: "system", id: "messaging", name: "delivery worker"), messageID: messageID)
     }
 }

@@ -112,12 +112,13 @@ function connect() {
   const url = new URL(STREAM, location.origin);
   // A new EventSource (a new leader, or one given up after an HTTP error) resumes after the last event heard.
   if (lastId) url.searchParams.set("lastEventId", lastId);
-  const resuming = Boolean(lastId);
   const stream = new EventSource(url);
   source = stream;
   stream.onopen = () => {
     failures = 0;
-    if (everLive && !resuming) announceResync();
+    // Back without an id to resume from (nothing heard yet, or an id given up): what happened meanwhile may
+    // be missing, so the views reload.
+    if (everLive && !lastId) announceResync();
     everLive = true;
     setState("live");
   };

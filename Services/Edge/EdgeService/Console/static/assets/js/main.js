@@ -64,6 +64,7 @@ function guarded(screen, section) {
 }
 
 async function signOut() {
+  stopLive(); // before the session ends, so that the stream does not try again without it
   try {
     await auth.logout();
   } catch (error) {

@@ -57,7 +57,8 @@ function createShell(root, onSignOut) {
   const header = h(
     "header",
     { class: "topbar" },
-    h("a", { class: "brand", href: "/chat" }, h("img", { src: "/assets/icon.svg", alt: "", width: 24, height: 24 }), "Switchboard"),
+    h("a", { class: "brand", href: "/chat" }, h("img", { src: "/assets/icon.svg", alt: "", width: 24, height: 24 }),
+      h("span", { class: "brand-text" }, "Switchboard")),
     nav,
     h("div", { class: "topbar-end" }, status, who, signOut),
   );

@@ -186,6 +186,10 @@ export function createHeader({ me, onChanged, onChannel, onToggleContact, onWind
     channel: () => channel,
     resolve,
     showError: (text) => error.show(text),
+    contactExpanded: (open) => contactToggle.setAttribute("aria-expanded", String(open)),
+    focusContactToggle: () => {
+      if (contactToggle.offsetParent !== null) contactToggle.focus();
+    },
     cleanup() {
       clearInterval(timer);
       stopAgents();

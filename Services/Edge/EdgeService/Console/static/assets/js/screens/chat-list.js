@@ -61,6 +61,7 @@ export function createList({ me }) {
   const selected = new Set();
   let selectMode = "ids"; // or "filter": every conversation matching the filters
   let matching = null; // the count behind "Select all N matching"
+  let matchingIds = null; // under "Waiting longest" (a sort bulk filters cannot name): the ids counted
 
   // ---- filters
   const search = h("input", { type: "search", placeholder: "Name or phone", autocomplete: "off", spellcheck: "false" });
@@ -68,11 +69,11 @@ export function createList({ me }) {
   let searchTimer = null;
   search.addEventListener("input", () => {
     clearTimeout(searchTimer);
-    searchTimer = setTimeout(() => {
-      if (filters.q === search.value) return;
-      filters.q = search.value;
-      reload();
-    }, 250);
+    if (filters.q === search.value) return;
+    // Rows of the previous search must not be acted on (selected, opened) while the new one is on its way.
+    filters.q = search.value;
+    clearRows("Searching…");
+    searchTimer = setTimeout(() => reload(), 250);
   });
   const select = (name, label, options, value) => {
     const control = h("select", { name }, options.map(([v, text]) => h("option", { value: v }, text)));
@@ -95,7 +96,8 @@ export function createList({ me }) {
   const assigneeSelect = h("select", { name: "assignee" });
   const fillAssignees = () => {
     const value = filters.assignee;
-    assigneeSelect.replaceChildren(
+    mount(
+      assigneeSelect,
       h("option", { value: "" }, "Anyone"),
       me ? h("option", { value: "me" }, "Me") : null,
       h("option", { value: "unassigned" }, "Unassigned"),
@@ -177,26 +179,49 @@ export function createList({ me }) {
   // ---- the list
   const list = h("ul", { class: "conversation-list", role: "list", "aria-label": "Conversations" });
   const listError = errorSlot();
-  const retry = h("button", { type: "button", class: "button small", hidden: true, onclick: () => (order.length ? loadMore() : reload()) }, "Retry");
+  const retry = h("button", {
+    type: "button", class: "button small", hidden: true, onclick: () => (order.length ? loadMore() : reload()),
+  }, "Retry");
   const state = h("p", { class: "list-state" });
   const scroller = h("div", { class: "list-scroll" }, list, h("div", { class: "list-foot" }, state, listError.el, retry));
   const el = h("section", { class: "pane list-pane", "aria-label": "Inbox" }, filterBar, bulkBar, scroller);
 
+  // The end of the list within 200 px of the visible part (measured now: an observer's entry may be stale).
+  const nearEnd = () => scroller.offsetParent !== null
+    && state.getBoundingClientRect().top < scroller.getBoundingClientRect().bottom + 200;
   const observer = new IntersectionObserver(
-    (entries) => {
-      if (entries.some((entry) => entry.isIntersecting) && cursor && !loading) loadMore();
+    () => {
+      if (cursor && !loading && nearEnd()) loadMore();
     },
     { root: scroller, rootMargin: "200px" },
   );
   observer.observe(state);
 
-  async function reload() {
+  function clearRows(text) {
+    generation += 1;
+    rows.clear();
+    order = [];
+    cursor = null;
+    selected.clear();
+    selectMode = "ids";
+    matching = null;
+    matchingIds = null;
+    list.replaceChildren();
+    setText(state, text);
+    syncSelection();
+  }
+
+  /** Loads the first page again. A new filter empties the list at once, so that rows of the previous filter are
+   * never acted on; a refresh (after a gap in the stream, or a bulk action) keeps them until the answer. */
+  async function reload({ keep = false } = {}) {
+    if (!keep) clearRows("Loading conversations…");
     generation += 1;
     const mine = generation;
     cursor = null;
     selected.clear();
     selectMode = "ids";
     matching = null;
+    matchingIds = null;
     listError.clear();
     retry.hidden = true;
     loading = true;
@@ -214,9 +239,7 @@ export function createList({ me }) {
       order = [];
       list.replaceChildren();
       setText(state, "");
-      listError.show(error.code === "invalid_query" && filters.sort === "waiting"
-        ? `Sorting by waiting time is refused by the server: ${errorText(error)}`
-        : errorText(error));
+      listError.show(`The conversations could not be loaded: ${errorText(error)}`);
       retry.hidden = false;
     } finally {
       if (mine === generation) loading = false;
@@ -264,8 +287,7 @@ export function createList({ me }) {
     setText(state, order.length === 0 ? "No conversations match these filters." : cursor ? "" : "That is all.");
     // A short first page may not fill the pane: keep loading while the end is in view.
     if (cursor) requestAnimationFrame(() => {
-      const box = scroller.getBoundingClientRect();
-      if (state.getBoundingClientRect().top < box.bottom + 200) loadMore();
+      if (cursor && !loading && nearEnd()) loadMore();
     });
   }
 
@@ -311,6 +333,10 @@ export function createList({ me }) {
         : statusNames[c.status] || c.status;
       badges.push(h("span", { class: `badge status ${c.status.toLowerCase()}` }, text));
     }
+    if (filters.sort === "waiting" && c.waitingSince) {
+      badges.push(h("span", { class: "badge waiting", title: `Waiting since ${dateTime(c.waitingSince)}` },
+        `waits ${waitedFor(c.waitingSince)}`));
+    }
     if (c.unreadCount > 0) badges.push(h("span", { class: "badge unread", dataset: { unread: c.unreadCount } }, String(c.unreadCount)));
     mount(
       row.link,
@@ -323,6 +349,8 @@ export function createList({ me }) {
   /** Does a conversation belong in the list as filtered? (Mirrors the API's filter for live updates.) */
   function matches(c) {
     const f = filters;
+    // "Waiting longest" lists only conversations whose customer waits for a reply, resolved ones only if asked.
+    if (f.sort === "waiting" && (!c.waitingSince || (!f.status && c.status === "RESOLVED"))) return false;
     if (f.trash ? !c.deletedAt : Boolean(c.deletedAt)) return false;
     if (!f.trash && (f.archived ? !c.archived : c.archived)) return false;
     if (f.status === "active" && c.status === "RESOLVED") return false;
@@ -353,39 +381,37 @@ export function createList({ me }) {
       return;
     }
     if (row) {
-      const moved = row.conversation.lastActivityAt !== conversation.lastActivityAt;
+      const moved = sortValue(row.conversation) !== sortValue(conversation);
       row.conversation = conversation;
       renderRow(row);
-      if (moved && filters.sort === "newest") place(conversation.id);
+      if (moved) place(conversation.id);
       return;
     }
     const created = makeRow(conversation);
     rows.set(conversation.id, created);
-    if (filters.sort === "newest") {
-      order.push(conversation.id);
-      place(conversation.id);
-    } else if (!cursor) {
-      order.push(conversation.id);
-      list.append(created.el);
-    } else {
-      rows.delete(conversation.id); // it shows up when scrolling reaches it
-      return;
-    }
+    order.push(conversation.id);
+    place(conversation.id);
     setText(state, cursor ? "" : "That is all.");
   }
 
-  /** Moves a row to its place by last activity, newest first. */
+  /** The value the list is ordered by: last activity (newest first) or the start of the wait (longest first). */
+  const sortValue = (c) => (filters.sort === "waiting" ? c.waitingSince : c.lastActivityAt) || "";
+
+  /** Whether conversation a comes before b in the current order. */
+  function before(a, b) {
+    const [x, y] = [sortValue(a), sortValue(b)];
+    if (filters.sort === "waiting") return x < y || (x === y && a.id < b.id);
+    return x > y || (x === y && a.id > b.id);
+  }
+
+  /** Moves a row to its place in the current order. */
   function place(id) {
     const row = rows.get(id);
     order = order.filter((other) => other !== id);
-    const at = row.conversation.lastActivityAt || "";
-    let index = order.findIndex((other) => {
-      const theirs = rows.get(other).conversation.lastActivityAt || "";
-      return theirs < at || (theirs === at && other < id);
-    });
+    let index = order.findIndex((other) => before(row.conversation, rows.get(other).conversation));
     if (index === -1) {
       if (cursor) {
-        // Older than everything loaded while more pages exist: it comes with those pages.
+        // After everything loaded while more pages exist: it comes with those pages.
         row.el.remove();
         rows.delete(id);
         return;
@@ -393,8 +419,8 @@ export function createList({ me }) {
       index = order.length;
     }
     order.splice(index, 0, id);
-    const before = order[index + 1] ? rows.get(order[index + 1]).el : null;
-    if (row.el.nextSibling !== before || row.el.parentNode !== list) list.insertBefore(row.el, before);
+    const successor = order[index + 1] ? rows.get(order[index + 1]).el : null;
+    if (row.el.nextSibling !== successor || row.el.parentNode !== list) list.insertBefore(row.el, successor);
   }
 
   function remove(id) {
@@ -429,10 +455,15 @@ export function createList({ me }) {
     const mine = generation;
     let count = 0;
     let after = null;
+    const waiting = filters.sort === "waiting";
+    const ids = [];
     try {
       for (let page = 0; page < COUNT_PAGES; page += 1) {
-        const answer = await get("/conversations", { ...filterQuery(filters), limit: 200, cursor: after });
+        const query = { ...filterQuery(filters), limit: 200, cursor: after };
+        if (waiting) query.sort = "waiting";
+        const answer = await get("/conversations", query);
         count += answer.data.length;
+        if (waiting) ids.push(...answer.data.map((c) => c.id));
         after = answer.nextCursor;
         if (!after) break;
       }
@@ -442,6 +473,7 @@ export function createList({ me }) {
     }
     if (mine !== generation) return;
     matching = count;
+    matchingIds = waiting ? ids : null;
     syncSelection();
   }
 
@@ -452,16 +484,16 @@ export function createList({ me }) {
     for (const button of actionButtons) button.disabled = true;
     try {
       let affected = 0;
-      if (selectMode === "filter") {
+      if (selectMode === "filter" && !matchingIds) {
         affected = (await post("/conversations/bulk", { action, filter: filterQuery(filters) })).affected;
       } else {
-        const ids = [...selected];
+        const ids = selectMode === "filter" ? matchingIds : [...selected];
         for (let i = 0; i < ids.length; i += 1000) {
           affected += (await post("/conversations/bulk", { action, ids: ids.slice(i, i + 1000) })).affected;
         }
       }
       setText(bulkResult, `${affected} conversation${affected === 1 ? "" : "s"} ${done}.`);
-      await reload(); // the shell recounts the unread conversations on the live events that follow
+      await reload({ keep: true }); // the shell recounts the unread conversations on the live events that follow
     } catch (error) {
       bulkError.show(`${label} failed: ${errorText(error)}`);
     } finally {
@@ -502,6 +534,14 @@ export function createList({ me }) {
       clearTimeout(searchTimer);
     },
   };
+}
+
+/** 5 min, 3 h, 2 d */
+function waitedFor(since) {
+  const minutes = Math.max(0, Math.round((Date.now() - Date.parse(since)) / 60e3));
+  if (minutes < 60) return `${minutes} min`;
+  if (minutes < 48 * 60) return `${Math.round(minutes / 60)} h`;
+  return `${Math.round(minutes / 1440)} d`;
 }
 
 export function typeLabel(type) {

@@ -212,6 +212,8 @@ export function createThread({ me, onChanged, onToggleContact }) {
       if (conversation) refreshLatest();
     },
     resolve: () => header.resolve(),
+    contactExpanded: (open) => header.contactExpanded(open),
+    focusContactToggle: () => header.focusContactToggle(),
     focusComposer: () => composer.focus(),
     openQuickReplies: () => composer.openQuickReplies(),
     cleanup() {

@@ -14,11 +14,17 @@ export function chatScreen(main, params, shell) {
   shell.setTitle("Chat");
   const me = app.get().session?.agent?.id || null;
   const list = createList({ me });
-  const panel = createContactPanel();
+  // Below 1200 px the contact panel is a drawer over the conversation, opened from its header.
+  const setContactOpen = (open) => {
+    root.classList.toggle("contact-open", open);
+    thread.contactExpanded(open);
+    if (!open) thread.focusContactToggle();
+  };
+  const panel = createContactPanel({ onClose: () => setContactOpen(false) });
   const thread = createThread({
     me,
     onChanged: (conversation) => changed(conversation),
-    onToggleContact: (open) => root.classList.toggle("contact-open", open),
+    onToggleContact: (open) => setContactOpen(open),
   });
   const root = h("div", { class: "chat" }, list.el, thread.el, panel.el);
   mount(main, root);
@@ -52,6 +58,7 @@ export function chatScreen(main, params, shell) {
     list.setCurrent(openId);
     if (!id) {
       thread.close();
+      panel.clear();
       return;
     }
     const known = list.conversation(id);
@@ -94,12 +101,13 @@ export function chatScreen(main, params, shell) {
         changed(await get(`/conversations/${encodeURIComponent(id)}`));
       } catch (error) {
         if (error.status === 404) list.remove(id);
+        else console.warn("a live update could not be applied", error);
       }
     }));
   }
   const stopLive = onLiveEvent((name, data) => {
     if (name === "resync") {
-      list.reload();
+      list.reload({ keep: true });
       thread.resync();
       return;
     }
@@ -113,6 +121,12 @@ export function chatScreen(main, params, shell) {
     if (document.visibilityState === "visible" && current) maybeMarkRead(list.conversation(current.id) || current);
   };
   document.addEventListener("visibilitychange", onVisible);
+  const onEscape = (event) => {
+    if (event.key === "Escape" && root.classList.contains("contact-open") && !document.querySelector("dialog[open]")) {
+      setContactOpen(false);
+    }
+  };
+  document.addEventListener("keydown", onEscape);
 
   const step = (delta) => {
     const id = list.neighbour(delta);
@@ -133,6 +147,7 @@ export function chatScreen(main, params, shell) {
       stopLive();
       unbind.forEach((stop) => stop());
       document.removeEventListener("visibilitychange", onVisible);
+      document.removeEventListener("keydown", onEscape);
       clearTimeout(readTimer);
       clearTimeout(flushTimer);
       list.cleanup();

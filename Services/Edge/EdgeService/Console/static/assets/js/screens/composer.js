@@ -166,7 +166,8 @@ export function createComposer({ onSent }) {
       const answer = await get(`/channels/${encodeURIComponent(whatsappChannel)}/templates`);
       if (conversation?.id !== mine) return;
       templates = (answer.data || []).filter((t) => t.status === "APPROVED");
-      templateSelect.replaceChildren(
+      mount(
+        templateSelect,
         templates.length
           ? h("option", { value: "" }, "Choose a template")
           : h("option", { value: "" }, "No approved templates on this channel"),

@@ -8,7 +8,7 @@ import { statusNames } from "./chat-list.js";
 
 const actorName = (actor) => (actor ? actor.name || actor.kind || "" : "");
 
-export function createContactPanel() {
+export function createContactPanel({ onClose }) {
   let contact = null;
   let conversationId = null;
   let generation = 0;
@@ -31,11 +31,18 @@ export function createContactPanel() {
   const earlier = h("div", { class: "panel-section" });
   const loadError = errorSlot();
 
+  const nothing = h("p", { class: "muted small" }, "Open a conversation to see its contact here.");
+  const details = h("div", { class: "panel-details", hidden: true });
   const el = h(
     "aside",
     { class: "pane contact-pane", "aria-label": "Contact", id: "contact-panel" },
-    h("h2", { class: "panel-title" }, "Contact"),
+    h("div", { class: "panel-head" }, h("h2", { class: "panel-title" }, "Contact"),
+      h("button", { type: "button", class: "button small panel-close", onclick: onClose }, "Close")),
+    nothing,
     loadError.el,
+    details,
+  );
+  details.append(
     identity,
     h("section", { class: "panel-section", "aria-labelledby": "tags-title" },
       h("h3", { id: "tags-title" }, "Tags"), tags, tagForm, tagError.el),
@@ -49,6 +56,8 @@ export function createContactPanel() {
 
   function render() {
     const c = contact;
+    nothing.hidden = true;
+    details.hidden = false;
     mount(identity,
       h("p", { class: "panel-name", dir: "auto" }, c.name || c.phone || "Unnamed contact"),
       h("dl", { class: "facts" },
@@ -190,6 +199,14 @@ export function createContactPanel() {
       }
     },
     contactId: () => contact?.id,
+    /** No conversation open. */
+    clear() {
+      generation += 1;
+      contact = null;
+      loadError.clear();
+      details.hidden = true;
+      nothing.hidden = false;
+    },
   };
 }
 
