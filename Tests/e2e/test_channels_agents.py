@@ -286,6 +286,17 @@ def test_agent_key_cannot_manage_agents(org):
     assert [(x["id"], x["role"]) for x in agents] == [(a["id"], "agent")]
 
 
+def test_agent_key_cannot_see_or_manage_api_keys(org):
+    agent_key = _agent_key(org)
+    call = org.cluster.request
+    assert_error(call("GET", "/api-keys", key=agent_key), 403, CODE_FORBIDDEN)
+    assert_error(call("POST", "/api-keys", key=agent_key, json={"name": "mine", "role": "agent"}), 403, CODE_FORBIDDEN)
+    keys = assert_json(org.get("/api-keys"), 200)["data"]
+    mine = [k for k in keys if k["name"] == "desk"]
+    assert len(mine) == 1 and mine[0]["role"] == "agent"
+    assert_error(call("DELETE", f"/api-keys/{mine[0]['id']}", key=agent_key), 403, CODE_FORBIDDEN)
+
+
 def test_other_orgs_agent_is_404(org, other_org):
     a = assert_json(org.post("/agents", json={"name": "Mine", "email": "mine@example.com", "role": "agent"}), 201)
     assert_error(other_org.get(f"/agents/{a['id']}"), 404, "agent_not_found")

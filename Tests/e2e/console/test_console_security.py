@@ -281,6 +281,7 @@ def test_an_agent_session_cannot_reach_admin_routes(cluster, org):
     channel = {"kind": "twilio_sms", "name": "x", "accountSid": "AC" + "0" * 32, "authToken": "t" * 32,
                "fromNumber": "+15005550006"}
     refused = {
+        ("GET", "/api-keys"): None,
         ("POST", "/api-keys"): {"name": "mine", "role": "admin"},
         ("POST", "/agents"): {"name": "Eve", "email": "eve@example.test", "role": "admin"},
         ("POST", "/channels"): channel,

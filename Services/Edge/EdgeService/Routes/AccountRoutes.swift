@@ -16,8 +16,8 @@ struct AccountRoutes {
                 tag: "API keys", body: .json("ApiKeyInput", required: false), status: 201, response: "ApiKeyCreated",
                 errors: [400, 403, 404]), on: group, prefix: p, create)
         registry.add(
-            RouteSpec(.get, "\(p)/api-keys", "listApiKeys", "The org's keys (prefix only, never the secret)",
-                      tag: "API keys", response: "ApiKeyList"), on: group, prefix: p, list)
+            RouteSpec(.get, "\(p)/api-keys", "listApiKeys", "The org's keys (admin only; prefix only, never the secret)",
+                      tag: "API keys", response: "ApiKeyList", errors: [403]), on: group, prefix: p, list)
         registry.add(
             RouteSpec(.delete, "\(p)/api-keys/{id}", "revokeApiKey", "Revoke a key (admin keys only)",
                       tag: "API keys", status: 204, errors: [403, 404]), on: group, prefix: p, revoke)
@@ -78,8 +78,9 @@ struct AccountRoutes {
         return .json(Self.renderCreated(key: created.key, created.info), status: .created)
     }
 
+    /// Admins only: an agent manages no keys, and the names, roles and last use of the org's keys are theirs to know.
     @Sendable func list(_ request: Request, _ context: EdgeRequestContext) async throws -> Response {
-        let caller = try context.requireCaller()
+        let caller = try requireAdmin(context)
         let keys = try await deps.store.keys(orgID: caller.orgID)
         return .json(.object([("data", .array(keys.map(Self.render)))]))
     }
