@@ -3,6 +3,8 @@ import GRDB
 import GRPCCore
 import MessagingKit
 import ServiceKit
+import SwiftProtobuf
+import SwitchboardProtos
 
 /// One accepted send, as the outbox keeps it.
 struct OutboxRow: Sendable, Equatable {
@@ -142,6 +144,11 @@ extension MessagingStore {
             ])
         var payload = EventPayload()
         payload.set("messageId", row.id)
+        // The conversation the send named; a send to a contact is placed in a conversation when it is recorded
+        // (`message.sent` names it).
+        let conversationID = (try? Switchboard_Conversations_V1_RecordOutboundRequest(serializedBytes: row.recordRequest))?
+            .conversationID
+        payload.set("conversationId", conversationID.flatMap { $0.isEmpty ? nil : $0 })
         payload.set("contactId", row.contactID)
         payload.set("channelId", row.channelID)
         payload.set("idempotencyKey", row.idempotencyKey)
