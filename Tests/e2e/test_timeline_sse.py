@@ -161,6 +161,10 @@ def story(cluster):
             raise AssertionError(f"no message.sent item with messageId {msg_out['id']}: {items}")
         if (sent.get("details") or {}).get("status") != "delivered":
             raise AssertionError(f"sent message item not delivered yet: {sent}")
+        # the resolution's CSAT survey is sent after it: wait for it too, so that no item arrives between two
+        # reads of the tests below (they compare the timeline read twice)
+        if not any(i["type"] == "csat.sent" for i in items):
+            raise AssertionError(f"the CSAT survey of the resolution not on the timeline yet: {items}")
         return items
 
     items = wait_for(complete, TIMELINE_WAIT, interval=0.5, what="the complete timeline")
