@@ -109,6 +109,15 @@ extension MessagingStore {
         return try Row.fetchOne(statement, arguments: [orgID, idempotencyKey]).map(OutboxRow.init(row:))
     }
 
+    /// The contact a send went to, by the provider's id for it (wamid or Twilio sid).
+    func outboxContact(orgID: String, providerMessageID: String) async throws -> String? {
+        try await writer.read { db in
+            try String.fetchOne(
+                db, sql: "SELECT contact_id FROM outbox WHERE org_id = ? AND provider_message_id = ?",
+                arguments: [orgID, providerMessageID])
+        }
+    }
+
     func outbox(id: String) async throws -> OutboxRow? {
         try await writer.read { db in
             try Row.fetchOne(db, sql: "SELECT \(OutboxRow.columns) FROM outbox WHERE id = ?", arguments: [id])
