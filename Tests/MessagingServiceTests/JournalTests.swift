@@ -23,6 +23,7 @@ struct JournalTests {
         /// Provider ids that fail with UNAVAILABLE while this holds.
         let unavailable = Mutex<Set<String>>([])
         let refused = Mutex<Set<String>>([])
+        let failures = Mutex<[ParsedStatus]>([])
 
         func deliver(_ deliveries: [InboundDelivery]) async throws(ServiceFailure) -> [ServiceFailure?] {
             let ids = Set(deliveries.map(\.message.providerMessageID))
@@ -41,6 +42,7 @@ struct JournalTests {
 
         func apply(_ status: ParsedStatus, orgID: String, channelID: String, receivedAt: Millis) async throws(ServiceFailure) {
             statuses.withLock { $0.append("\(status.providerMessageID):\(status.status)") }
+            if status.status == "failed" { failures.withLock { $0.append(status) } }
         }
     }
 
@@ -101,6 +103,39 @@ struct JournalTests {
         request.body = whatsappBody(phoneNumberID: "9999", from: "447700900001", id: "wamid.2", text: "hi")
         #expect(try await api.ingestWebhook(request: request, context: .testing).outcome == "unknown_channel")
         #expect(try await store.pendingJournal(limit: 10).count == 1)
+    }
+
+    /// A Twilio 21610 callback names only the sid: the outbox says whose send it was, so the contact is opted out
+    /// even before conversations has the sid.
+    @Test func aTwilioOptOutCallbackNamesTheContactOfOurSend() async throws {
+        let tw = try await store.createChannel(
+            orgID: "org-a", kind: .twilioSMS,
+            settings: [.accountSID: "AC1", .authToken: "t0ken", .fromNumber: "+15550100199"])
+        let id = Identifier.make()
+        _ = try await store.accept(
+            OutboxRow(
+                id: id, orgID: "org-a", idempotencyKey: nil, requestHash: "h", contactID: "contact-7",
+                channelID: tw.id, recipient: "+15550001111", content: OutboundContent.text("hi").jsonText,
+                answer: Data(), recordRequest: Data(), now: .now()))
+        try await store.finish(id: id, result: .sent(providerID: "SM21610", final: .sent), now: .now())
+        let journal = JournalWriter(store: store)
+        for (sid, code) in [("SM21610", "21610"), ("SMother", "21610"), ("SM21610", "30003")] {
+            try await journal.append([
+                JournalEntry(
+                    id: Identifier.make(), provider: "twilio", channelID: tw.id,
+                    body: Data("MessageSid=\(sid)&MessageStatus=undelivered&ErrorCode=\(code)&To=%2B15550001111".utf8),
+                    receivedAt: 1)
+            ])
+        }
+        let sink = RecordingSink()
+        let processor = JournalProcessor(store: store, writer: journal, sink: sink, logger: Logger(label: "test"))
+        #expect(await processor.drain() == false)
+        // (statuses are applied concurrently: compared without order)
+        let failures = sink.failures.withLock { $0 }.map {
+            "\($0.providerMessageID) \($0.failureReason ?? "-") \($0.contactID ?? "-")"
+        }
+        // another sid is not ours; an undeliverable one needs no contact
+        #expect(failures.sorted() == ["SM21610 opted_out contact-7", "SM21610 undeliverable -", "SMother opted_out -"])
     }
 
     @Test func theProcessorRetriesABatchInOrderAfterATransientFailureAndSkipsRefusals() async throws {

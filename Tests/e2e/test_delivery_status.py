@@ -52,7 +52,7 @@ def record_outbound(stub, cluster, org_id: str, conversation_id: str, wamid: str
         conversations_pb2.RecordOutboundRequest(
             org_id=org_id, conversation_id=conversation_id, type="text", text="Your order shipped",
             content_json='{"body":"Your order shipped"}', provider_message_id=wamid, status="sent"),
-        metadata=((TOKEN_HEADER, cluster.internal_token),), timeout=10)
+        metadata=((TOKEN_HEADER, cluster.internal_token),), timeout=30)
 
 
 def outbound(org, conversation_id: str, wamid: str) -> dict:

@@ -259,7 +259,7 @@ DOC_FIELDS = {
     "consent.changed": "contactId optedIn source proof",
     "tags.changed": "contactId added removed",
     "contact.attributed": "contactId sourceId sourceUrl sourceType headline body ctwaClid",
-    "outbound.accepted": "messageId contactId channelId idempotencyKey",
+    "outbound.accepted": "messageId conversationId contactId channelId idempotencyKey",
 }
 
 
@@ -514,6 +514,7 @@ def test_send_is_accepted_on_the_messaging_log(org, messaging_log):
     assert not find_all(evs, "outbound.failed"), evs
     assert_documented(accepted)
     assert p["messageId"] == out["id"] and p["idempotencyKey"] is None, p
+    assert p["conversationId"] == conv["id"], p
 
 
 def test_csat_survey_message_names_its_survey(org, conv_log):

@@ -67,12 +67,13 @@ def conversation_of(session, org, phone: str, deadline: float = 45.0) -> dict:
 
 
 def log_events(cluster, org_id: str) -> list:
-    """Every event of the org in conversations' log, read until the stream stays quiet for a second."""
+    """Every event of the org in conversations' log: the stream is read for 20 s (a tail never ends), time enough to
+    replay a few hundred events on a machine whose cores are busy."""
     channel = grpc.insecure_channel(f"127.0.0.1:{cluster.ports['conversations']}")
     stub = conversations_pb2_grpc.ConversationsServiceStub(channel)
     events = []
     stream = stub.Subscribe(common_pb2.SubscribeRequest(after_sequence=0, org_id=org_id, max_batch=1000),
-                            metadata=((TOKEN_HEADER, cluster.internal_token),), timeout=6)
+                            metadata=((TOKEN_HEADER, cluster.internal_token),), timeout=20)
     try:
         for batch in stream:
             events.extend(batch.events)

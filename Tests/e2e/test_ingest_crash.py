@@ -30,7 +30,7 @@ PER_SENDER = 20
 TOTAL = SENDERS * PER_SENDER
 THREADS = 8
 REDELIVERED = 50
-POST_TIMEOUT = 10.0  # one webhook POST
+POST_TIMEOUT = 30.0  # one webhook POST (retried with the same wamid, so a late answer is never a second message)
 POST_DEADLINE = 75.0  # every webhook of a batch acknowledged within this
 VISIBLE_DEADLINE = 60.0  # every acknowledged message visible in the inbox within this, once all is healthy
 # Answers that no outage explains (4xx, or 200 without "accepted", e.g. `unknown_channel`): a webhook that gets

@@ -35,6 +35,7 @@ INFLIGHT = 8  # SWITCHBOARD_SEND_INFLIGHT of the test cluster
 PROVIDER_DELAY = 1.0  # with INFLIGHT, at most 8 sends/s reach the fake: 300 take > 37 s, however slowly a busy
 # machine accepts them, so some are always in flight when messaging is killed
 DELIVERY_DEADLINE = 150.0
+ACCEPT_DEADLINE = 60.0  # one send retried (same Idempotency-Key) at most this long
 TRANSIENT_5XX = (503, 504)
 
 
@@ -117,14 +118,26 @@ def test_sigkill_of_messaging_mid_batch_sends_every_message(cluster):
         sessions: list[requests.Session] = []
 
         def post(job):
+            """One send, retried after a timeout or a 503/504 under the same Idempotency-Key (as an API client
+            should): on a busy machine a lost answer must not become a second message."""
             phone, text = job
             s = getattr(local, "s", None)
             if s is None:
                 s = local.s = requests.Session()
                 s.headers["Authorization"] = f"Bearer {org.key}"
                 sessions.append(s)
-            r = s.post(cluster.url(f"/conversations/{conv_of[phone]}/messages"),
-                       json={"type": "text", "text": text}, timeout=30)
+            key = f"{run}-{secrets.token_hex(8)}"
+            deadline = time.monotonic() + ACCEPT_DEADLINE
+            while True:
+                try:
+                    r = s.post(cluster.url(f"/conversations/{conv_of[phone]}/messages"),
+                               json={"type": "text", "text": text}, headers={"Idempotency-Key": key}, timeout=30)
+                    if r.status_code not in TRANSIENT_5XX or time.monotonic() > deadline:
+                        break
+                except requests.RequestException:
+                    if time.monotonic() > deadline:
+                        raise
+                time.sleep(0.2)
             return phone, text, r.status_code, (r.json() if r.headers.get("Content-Type", "").startswith(
                 "application/json") else r.text[:200])
 

@@ -161,6 +161,10 @@ def story(cluster):
             raise AssertionError(f"no message.sent item with messageId {msg_out['id']}: {items}")
         if (sent.get("details") or {}).get("status") != "delivered":
             raise AssertionError(f"sent message item not delivered yet: {sent}")
+        # the resolution's CSAT survey is sent after it: wait for it too, so that no item arrives between two
+        # reads of the tests below (they compare the timeline read twice)
+        if not any(i["type"] == "csat.sent" for i in items):
+            raise AssertionError(f"the CSAT survey of the resolution not on the timeline yet: {items}")
         return items
 
     items = wait_for(complete, TIMELINE_WAIT, interval=0.5, what="the complete timeline")
@@ -278,6 +282,41 @@ def test_timeline_of_a_new_contact(org):
 
     items = wait_for(created, TIMELINE_WAIT, interval=0.5, what="contact.created on the timeline")
     assert items[0]["kind"] == "contact" and items[0]["details"]["contactId"] == c["id"], items
+
+
+def test_a_merged_away_contacts_timeline_moves_to_the_surviving_contact(org):
+    """One person known first by phone, then by WhatsApp user id, then by both: the two contacts merge, and the
+    timeline of the one that survives tells the whole story, the other one's items included."""
+    user_id = f"US.{uuid.uuid4().int % 10**18}"
+    phone = rand_phone()
+    _, by_phone = inbound(org, phone, "by phone", name="Merge Me")
+    _, by_id = inbound(org, None, "by id", whatsappUserId=user_id)
+    assert by_phone["contactId"] != by_id["contactId"]
+    for m in (by_phone, by_id):  # each contact's timeline has its own first message before the merge
+        wait_for(lambda m=m: m["id"] in {i["messageId"] for i in timeline_all(org, m["contactId"])}, TIMELINE_WAIT,
+                 interval=0.3, what="the message on its contact's timeline")
+    _, both = inbound(org, phone, "both at once", whatsappUserId=user_id)
+    survivor = both["contactId"]
+    assert survivor in (by_phone["contactId"], by_id["contactId"]), both
+    merged_away = ({by_phone["contactId"], by_id["contactId"]} - {survivor}).pop()
+    wanted = {by_phone["id"], by_id["id"], both["id"]}
+
+    def whole_story():
+        items = timeline_all(org, survivor)
+        return items if wanted <= {i["messageId"] for i in items} and any(
+            i["type"] == "contact.merged" for i in items) else None
+
+    items = wait_for(whole_story, TIMELINE_WAIT, interval=0.3, what="the merged contact's items on the survivor")
+    opened = [i for i in items if i["type"] == "conversation.opened"]
+    assert len(opened) >= 1, items
+    merged = next(i for i in items if i["type"] == "contact.merged")
+    assert merged["details"]["mergedContactId"] == merged_away, merged
+    # nothing is left behind on the contact that is gone
+    r = timeline(org, merged_away)
+    if r.status_code == 200:
+        assert r.json()["data"] == [], r.json()
+    else:
+        assert_error(r, 404, "contact_not_found")
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -91,6 +91,16 @@ public final class AnalyticsStore: Sendable {
                     ) WITHOUT ROWID;
                     """)
         }
+        // A merged-away contact's timeline follows it into the surviving contact, and so do its later events.
+        migrator.registerMigration("v3-merged-contacts") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE merged_contact (
+                        org_id TEXT NOT NULL, contact_id TEXT NOT NULL, into_id TEXT NOT NULL,
+                        PRIMARY KEY (org_id, contact_id)
+                    ) WITHOUT ROWID;
+                    """)
+        }
         return migrator
     }
 

@@ -154,9 +154,17 @@ struct EventApplier {
                 ).execute(arguments: [surveyID, messageID])
             }
             try timeline(event, kind: "csat", conversationID: text("conversationId"))
-        case "csat.commented", "csat.failed":
+        case "csat.requested", "csat.commented", "csat.failed":
             try timeline(event, kind: "csat", conversationID: text("conversationId"))
-        case "contact.created", "contact.updated", "contact.deleted", "contact.merged":
+        case "contact.merged":
+            let changes = payload["changes"] as? [String: Any]
+            if let merged = text("mergedContactId") ?? (changes?["mergedContactId"] as? String), !merged.isEmpty,
+                merged != event.contactID
+            {
+                try moveTimeline(org: org, from: merged, into: event.contactID)
+            }
+            try timeline(event, kind: "contact")
+        case "contact.created", "contact.updated", "contact.deleted":
             try timeline(event, kind: "contact")
         case "consent.changed":
             try timeline(event, kind: "consent")
@@ -199,8 +207,23 @@ struct EventApplier {
         ).execute(arguments: [org, sourceID, headline, url])
     }
 
-    /// The event as a timeline item of the contact: its payload as `details`, with `extra` fields (JSON members)
-    /// in front.
+    /// A contact merged into another: its timeline items move to the survivor, and events that still name it
+    /// (another log may be behind) land there too. A survivor merged later takes its merged contacts along.
+    private func moveTimeline(org: String, from merged: String, into survivor: String) throws {
+        guard !survivor.isEmpty else { return }
+        try db.cachedStatement(
+            sql: "INSERT OR REPLACE INTO merged_contact (org_id, contact_id, into_id) VALUES (?, ?, ?)"
+        ).execute(arguments: [org, merged, survivor])
+        try db.cachedStatement(sql: "UPDATE merged_contact SET into_id = ? WHERE org_id = ? AND into_id = ?")
+            .execute(arguments: [survivor, org, merged])
+        try db.cachedStatement(sql: "UPDATE timeline SET contact_id = ? WHERE org_id = ? AND contact_id = ?")
+            .execute(arguments: [survivor, org, merged])
+        try db.cachedStatement(sql: "UPDATE conversation_fact SET contact_id = ? WHERE org_id = ? AND contact_id = ?")
+            .execute(arguments: [survivor, org, merged])
+    }
+
+    /// The event as a timeline item of the contact (or of the contact it was merged into): its payload as
+    /// `details`, with `extra` fields (JSON members) in front.
     private func timeline(
         _ event: Switchboard_Common_V1_Event, kind: String, extra: String? = nil, conversationID: String? = nil,
         messageID: String? = nil
@@ -208,13 +231,17 @@ struct EventApplier {
         guard !event.contactID.isEmpty else { return }
         var details = event.payloadJson.hasPrefix("{") ? event.payloadJson : "{}"
         if let extra { details = "{" + extra + (details == "{}" ? "}" : "," + details.dropFirst()) }
+        let contactID =
+            try String.fetchOne(
+                db.cachedStatement(sql: "SELECT into_id FROM merged_contact WHERE org_id = ? AND contact_id = ?"),
+                arguments: [event.orgID, event.contactID]) ?? event.contactID
         try db.cachedStatement(
             sql: """
                 INSERT OR IGNORE INTO timeline (org_id, contact_id, kind, type, at, event_id, conversation_id, message_id,
                     details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """
         ).execute(arguments: [
-            event.orgID, event.contactID, kind, event.type, event.occurredAt.millis, event.id, conversationID, messageID,
+            event.orgID, contactID, kind, event.type, event.occurredAt.millis, event.id, conversationID, messageID,
             details,
         ])
     }

@@ -63,6 +63,8 @@ enum ContactEvents {
             type = "contact.deleted"
         case "merged":
             type = "contact.merged"
+            let object = try? JSONSerialization.jsonObject(with: Data(changesJSON.utf8)) as? [String: Any]
+            payload.set("mergedContactId", object?["mergedContactId"] as? String)
         case "imported":
             type = "contact.imported"
             let object = try? JSONSerialization.jsonObject(with: Data(changesJSON.utf8)) as? [String: Any]

@@ -54,6 +54,9 @@ struct ParsedStatus: Sendable, Equatable {
     var errorText: String?
     /// For `failed`: what the code means (`FailureReason`, the table the send path uses), else nil.
     var failureReason: String? = nil
+    /// For `opted_out`: the contact of our send with this provider id (from the outbox), should conversations not
+    /// have the provider id yet.
+    var contactID: String? = nil
 }
 
 /// Where an event belongs: a WhatsApp phone number id, or the Twilio account/number it was sent to.

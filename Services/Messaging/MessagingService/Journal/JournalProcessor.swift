@@ -122,7 +122,11 @@ public final class JournalProcessor: Service, Sendable {
                             medium: channel.kind == .twilioSMS ? message.medium : "whatsapp",
                             receivedAt: entry.receivedAt))
                     deliverySeqs.append(entry.seq)
-                case .status(let status):
+                case .status(var status):
+                    if status.failureReason == "opted_out" {
+                        status.contactID = try? await store.outboxContact(
+                            orgID: channel.orgID, providerMessageID: status.providerMessageID)
+                    }
                     statuses.append((entry.seq, status, channel, entry.receivedAt))
                 case .notice(let text):
                     logger.info("webhook notice on channel \(channel.id): \(text)")

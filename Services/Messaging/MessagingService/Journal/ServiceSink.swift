@@ -75,9 +75,11 @@ struct ServiceSink: InboundSink {
             at: status.at.map { Millis($0.timeIntervalSince1970 * 1000) } ?? receivedAt, errorCode: status.errorCode,
             errorText: status.errorText, failureReason: status.failureReason)
         // Twilio 21610 in a callback means what it means in the answer to a send: the recipient unsubscribed.
-        guard status.failureReason == "opted_out", let message, message.direction == .outbound else { return }
+        guard status.failureReason == "opted_out",
+            let contactID = message.flatMap({ $0.direction == .outbound ? $0.contactID : nil }) ?? status.contactID
+        else { return }
         try await contacts.optOutByProvider(
-            orgID: orgID, contactID: message.contactID, proof: status.providerMessageID,
+            orgID: orgID, contactID: contactID, proof: status.providerMessageID,
             note: "Twilio 21610: the recipient unsubscribed (message \(status.providerMessageID))")
     }
 

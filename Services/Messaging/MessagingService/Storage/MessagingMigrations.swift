@@ -101,6 +101,14 @@ enum MessagingMigrations {
             try EventLog.createTable(db)
             try EventCursors.createTables(db)
         }
+        // A status callback names the provider's id: whose send it was (a Twilio 21610 opts that contact out).
+        migrator.registerMigration("v5-outbox-provider-id") { db in
+            try db.execute(
+                sql: """
+                    CREATE INDEX outbox_provider ON outbox(org_id, provider_message_id)
+                        WHERE provider_message_id IS NOT NULL
+                    """)
+        }
         return migrator
     }
 }

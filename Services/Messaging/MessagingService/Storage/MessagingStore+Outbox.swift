@@ -3,6 +3,8 @@ import GRDB
 import GRPCCore
 import MessagingKit
 import ServiceKit
+import SwiftProtobuf
+import SwitchboardProtos
 
 /// One accepted send, as the outbox keeps it.
 struct OutboxRow: Sendable, Equatable {
@@ -107,6 +109,15 @@ extension MessagingStore {
         return try Row.fetchOne(statement, arguments: [orgID, idempotencyKey]).map(OutboxRow.init(row:))
     }
 
+    /// The contact a send went to, by the provider's id for it (wamid or Twilio sid).
+    func outboxContact(orgID: String, providerMessageID: String) async throws -> String? {
+        try await writer.read { db in
+            try String.fetchOne(
+                db, sql: "SELECT contact_id FROM outbox WHERE org_id = ? AND provider_message_id = ?",
+                arguments: [orgID, providerMessageID])
+        }
+    }
+
     func outbox(id: String) async throws -> OutboxRow? {
         try await writer.read { db in
             try Row.fetchOne(db, sql: "SELECT \(OutboxRow.columns) FROM outbox WHERE id = ?", arguments: [id])
@@ -142,6 +153,11 @@ extension MessagingStore {
             ])
         var payload = EventPayload()
         payload.set("messageId", row.id)
+        // The conversation the send named; a send to a contact is placed in a conversation when it is recorded
+        // (`message.sent` names it).
+        let conversationID = (try? Switchboard_Conversations_V1_RecordOutboundRequest(serializedBytes: row.recordRequest))?
+            .conversationID
+        payload.set("conversationId", conversationID.flatMap { $0.isEmpty ? nil : $0 })
         payload.set("contactId", row.contactID)
         payload.set("channelId", row.channelID)
         payload.set("idempotencyKey", row.idempotencyKey)
