@@ -370,6 +370,42 @@ def test_after_the_stream_is_cut_the_message_that_arrived_meanwhile_is_shown(pag
         proxy.close()
 
 
+def test_a_stream_cut_before_any_event_resumes_with_its_opening_id_and_reloads_nothing(page, context, watch,
+                                                                                        cluster, org, agent):
+    """No event reached the browser before the cut: the stream's opening `id:` line is still its place, so the
+    browser's own reconnect says Last-Event-ID and the message of the meanwhile arrives as a live event, without
+    the list being reloaded."""
+    proxy = CutProxy(cluster.ports["http"])
+    try:
+        api_sign_in(context, agent)
+        open_chat(page, proxy.url + "/chat")
+        mark_page(page)
+        expect(connection(page)).to_have_text("Live")
+        time.sleep(0.5)
+        watch.allow("failed", r"/.*")
+        watch.allow_console(r"net::ERR_")
+        lists: list[str] = []
+        page.on("request", lambda r: lists.append(r.url) if re.search(r"/conversations(\?|$)", r.url) else None)
+
+        proxy.cut()
+        expect(connection(page)).to_have_attribute("data-state", re.compile("^(reconnecting|connecting)$"))
+        name = unique("Unseen ")
+        sandbox_inbound(org, "while nothing had been heard", phone=rand_phone(), name=name)
+        wait_for(lambda: conversations(org, {"q": name}), timeout=10, what="the message stored")
+
+        proxy.restore()
+        expect(connection(page)).to_have_attribute("data-state", "live", timeout=10_000)
+        expect(named_row(page, name)).to_be_visible()
+        assert_same_document(page)
+        streams = proxy.stream_requests()
+        assert len(streams) >= 2, f"the stream was not opened again: {streams}"
+        resumed = [h for h in streams[1:] if re.search(r"(?im)^last-event-id: *\S", h)]
+        assert resumed, "the reconnect did not say where the stream opened (Last-Event-ID):\n" + "\n".join(streams)
+        assert lists == [], f"the list was reloaded instead of resumed: {lists}"
+    finally:
+        proxy.close()
+
+
 def test_seven_tabs_of_one_browser_are_all_live(chat, context, org):
     pages = [chat] + [context.new_page() for _ in range(6)]
     for p in pages[1:]:
