@@ -199,7 +199,7 @@ def test_console_pages_and_files_answer_405_to_methods_that_would_change_somethi
         assert requests.head(cluster.base_url + path, timeout=10).status_code == 200, path
         for method in ("POST", "PUT", "PATCH", "DELETE"):
             for resp in (requests.request(method, cluster.base_url + path, json={"x": 1}, timeout=10),
-                         session.request(method, path, json={"x": 1})):
+                         session.request(method, cluster.base_url + path, json={"x": 1})):
                 err = assert_error(resp, 405, "method_not_allowed")
                 assert resp.headers.get("Allow") == "GET, HEAD", f"{method} {path}: Allow {resp.headers.get('Allow')}"
                 assert method in err["message"], err
