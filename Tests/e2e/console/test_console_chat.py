@@ -270,9 +270,14 @@ def test_bulk_archive_of_all_conversations_matching_the_filter(chat, org):
     shown = rows.count()
     assert 0 < shown < total, f"{shown} of {total} rows loaded at once: the list must page (see the scroll test)"
 
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if "/api/whatsapp-api/conversations" in r.url else None)
     page.get_by_role("checkbox", name="Select all", exact=True).check()
     everything = page.get_by_role("button", name=f"Select all {total} matching")
     expect(everything).to_be_visible()
+    # counted by GET /conversations/count with the list's filter, not by paging the list
+    assert any("/conversations/count?" in u and "q=" in u for u in asked), asked
+    assert not any("limit=200" in u for u in asked), f"the list was paged to count it: {asked}"
     everything.click()
     page.get_by_role("button", name="Archive", exact=True).click()
 
