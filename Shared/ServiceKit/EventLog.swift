@@ -45,7 +45,8 @@ public enum EventLog {
     static let shuttingDown = Atomic<Bool>(false)
 
     /// Serves `Subscribe`: replays the events after `request.afterSequence` in batches, then tails the log
-    /// (polling every 100 ms when idle) until the caller cancels or the process shuts down.
+    /// (polling every 100 ms when idle) until the caller cancels or the process shuts down. From the end of the log
+    /// (-1) with `announceHead`, the first batch is empty and carries the sequence it starts after.
     public static func serve(
         _ request: Switchboard_Common_V1_SubscribeRequest, reader: any DatabaseReader,
         writer: RPCWriter<Switchboard_Common_V1_EventBatch>
@@ -60,6 +61,11 @@ public enum EventLog {
         if after < 0 {
             after = try await reader.read { db in
                 try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(sequence), 0) FROM event") ?? 0
+            }
+            if request.announceHead {
+                var head = Switchboard_Common_V1_EventBatch()
+                head.headSequence = after
+                try await writer.write(head)
             }
         }
         while !Task.isCancelled && !shuttingDown.load(ordering: .relaxed) {

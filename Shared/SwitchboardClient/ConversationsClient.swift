@@ -222,6 +222,19 @@ public struct ConversationsClient<Transport: ClientTransport>: Sendable {
             nextCursor: response.page.nextCursor.isEmpty ? nil : response.page.nextCursor)
     }
 
+    /// How many conversations `list` answers for the filter over all its pages.
+    public func count(orgID: String, filter: InboxFilter, sort: InboxSort = .activity) async throws(ServiceFailure) -> Int {
+        let request = Switchboard_Conversations_V1_CountConversationsRequest.with {
+            $0.orgID = orgID
+            $0.filter = .init(filter)
+            $0.sort = sort == .activity ? "" : sort.rawValue
+        }
+        let response = try await caller.call("CountConversations", idempotent: true) { metadata, options in
+            try await client.countConversations(request, metadata: metadata, options: options)
+        }
+        return Int(response.count)
+    }
+
     public func get(orgID: String, id: String) async throws(ServiceFailure) -> Conversation {
         let request = Switchboard_Conversations_V1_GetConversationRequest.with {
             $0.orgID = orgID

@@ -119,6 +119,10 @@ public nonisolated struct Switchboard_Common_V1_SubscribeRequest: Sendable {
   /// events per EventBatch; 0 means 500, at most 5000
   public var maxBatch: Int32 = 0
 
+  /// With after_sequence -1: the first EventBatch has no events and says in head_sequence where the log ended
+  /// when the subscription started (so the follower knows its position before any event).
+  public var announceHead: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -171,6 +175,9 @@ public nonisolated struct Switchboard_Common_V1_EventBatch: Sendable {
   // methods supported on all messages.
 
   public var events: [Switchboard_Common_V1_Event] = []
+
+  /// only in the first batch of an announce_head subscription
+  public var headSequence: Int64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -358,7 +365,7 @@ nonisolated extension Switchboard_Common_V1_ErrorReason: SwiftProtobuf.Message, 
 
 nonisolated extension Switchboard_Common_V1_SubscribeRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".SubscribeRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}after_sequence\0\u{3}org_id\0\u{3}max_batch\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}after_sequence\0\u{3}org_id\0\u{3}max_batch\0\u{3}announce_head\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -369,6 +376,7 @@ nonisolated extension Switchboard_Common_V1_SubscribeRequest: SwiftProtobuf.Mess
       case 1: try { try decoder.decodeSingularInt64Field(value: &self.afterSequence) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.orgID) }()
       case 3: try { try decoder.decodeSingularInt32Field(value: &self.maxBatch) }()
+      case 4: try { try decoder.decodeSingularBoolField(value: &self.announceHead) }()
       default: break
       }
     }
@@ -384,6 +392,9 @@ nonisolated extension Switchboard_Common_V1_SubscribeRequest: SwiftProtobuf.Mess
     if self.maxBatch != 0 {
       try visitor.visitSingularInt32Field(value: self.maxBatch, fieldNumber: 3)
     }
+    if self.announceHead != false {
+      try visitor.visitSingularBoolField(value: self.announceHead, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -391,6 +402,7 @@ nonisolated extension Switchboard_Common_V1_SubscribeRequest: SwiftProtobuf.Mess
     if lhs.afterSequence != rhs.afterSequence {return false}
     if lhs.orgID != rhs.orgID {return false}
     if lhs.maxBatch != rhs.maxBatch {return false}
+    if lhs.announceHead != rhs.announceHead {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -467,7 +479,7 @@ nonisolated extension Switchboard_Common_V1_Event: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension Switchboard_Common_V1_EventBatch: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".EventBatch"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}events\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}events\0\u{3}head_sequence\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -476,6 +488,7 @@ nonisolated extension Switchboard_Common_V1_EventBatch: SwiftProtobuf.Message, S
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeRepeatedMessageField(value: &self.events) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.headSequence) }()
       default: break
       }
     }
@@ -485,11 +498,15 @@ nonisolated extension Switchboard_Common_V1_EventBatch: SwiftProtobuf.Message, S
     if !self.events.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.events, fieldNumber: 1)
     }
+    if self.headSequence != 0 {
+      try visitor.visitSingularInt64Field(value: self.headSequence, fieldNumber: 2)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Switchboard_Common_V1_EventBatch, rhs: Switchboard_Common_V1_EventBatch) -> Bool {
     if lhs.events != rhs.events {return false}
+    if lhs.headSequence != rhs.headSequence {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -114,6 +114,19 @@ public enum Switchboard_Conversations_V1_ConversationsService: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "CountConversations" metadata.
+        public enum CountConversations: Sendable {
+            /// Request type for "CountConversations".
+            public typealias Input = Switchboard_Conversations_V1_CountConversationsRequest
+            /// Response type for "CountConversations".
+            public typealias Output = Switchboard_Conversations_V1_CountConversationsResponse
+            /// Descriptor for "CountConversations".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "switchboard.conversations.v1.ConversationsService"),
+                method: "CountConversations",
+                type: .unary
+            )
+        }
         /// Namespace for "GetConversation" metadata.
         public enum GetConversation: Sendable {
             /// Request type for "GetConversation".
@@ -331,6 +344,7 @@ public enum Switchboard_Conversations_V1_ConversationsService: Sendable {
             UpdateDeliveries.descriptor,
             UpdateDelivery.descriptor,
             ListConversations.descriptor,
+            CountConversations.descriptor,
             GetConversation.descriptor,
             BatchGetConversations.descriptor,
             ListMessages.descriptor,
@@ -503,6 +517,24 @@ extension Switchboard_Conversations_V1_ConversationsService {
             request: GRPCCore.StreamingServerRequest<Switchboard_Conversations_V1_ListConversationsRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Conversations_V1_ListConversationsResponse>
+
+        /// Handle the "CountConversations" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > How many conversations the inbox lists for a filter (and, with sort "waiting", how many of them wait).
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Switchboard_Conversations_V1_CountConversationsRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Switchboard_Conversations_V1_CountConversationsResponse` messages.
+        func countConversations(
+            request: GRPCCore.StreamingServerRequest<Switchboard_Conversations_V1_CountConversationsRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Conversations_V1_CountConversationsResponse>
 
         /// Handle the "GetConversation" method.
         ///
@@ -910,6 +942,24 @@ extension Switchboard_Conversations_V1_ConversationsService {
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Switchboard_Conversations_V1_ListConversationsResponse>
 
+        /// Handle the "CountConversations" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > How many conversations the inbox lists for a filter (and, with sort "waiting", how many of them wait).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Conversations_V1_CountConversationsRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Switchboard_Conversations_V1_CountConversationsResponse` message.
+        func countConversations(
+            request: GRPCCore.ServerRequest<Switchboard_Conversations_V1_CountConversationsRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Switchboard_Conversations_V1_CountConversationsResponse>
+
         /// Handle the "GetConversation" method.
         ///
         /// - Parameters:
@@ -1314,6 +1364,24 @@ extension Switchboard_Conversations_V1_ConversationsService {
             context: GRPCCore.ServerContext
         ) async throws -> Switchboard_Conversations_V1_ListConversationsResponse
 
+        /// Handle the "CountConversations" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > How many conversations the inbox lists for a filter (and, with sort "waiting", how many of them wait).
+        ///
+        /// - Parameters:
+        ///   - request: A `Switchboard_Conversations_V1_CountConversationsRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Switchboard_Conversations_V1_CountConversationsResponse` to respond with.
+        func countConversations(
+            request: Switchboard_Conversations_V1_CountConversationsRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Switchboard_Conversations_V1_CountConversationsResponse
+
         /// Handle the "GetConversation" method.
         ///
         /// - Parameters:
@@ -1665,6 +1733,17 @@ extension Switchboard_Conversations_V1_ConversationsService.StreamingServiceProt
             }
         )
         router.registerHandler(
+            forMethod: Switchboard_Conversations_V1_ConversationsService.Method.CountConversations.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Conversations_V1_CountConversationsRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Conversations_V1_CountConversationsResponse>(),
+            handler: { request, context in
+                try await self.countConversations(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
             forMethod: Switchboard_Conversations_V1_ConversationsService.Method.GetConversation.descriptor,
             deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Conversations_V1_GetConversationRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Conversations_V1_Conversation>(),
@@ -1917,6 +1996,17 @@ extension Switchboard_Conversations_V1_ConversationsService.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Conversations_V1_ListConversationsResponse> {
         let response = try await self.listConversations(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func countConversations(
+        request: GRPCCore.StreamingServerRequest<Switchboard_Conversations_V1_CountConversationsRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Switchboard_Conversations_V1_CountConversationsResponse> {
+        let response = try await self.countConversations(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -2187,6 +2277,19 @@ extension Switchboard_Conversations_V1_ConversationsService.SimpleServiceProtoco
     ) async throws -> GRPCCore.ServerResponse<Switchboard_Conversations_V1_ListConversationsResponse> {
         return GRPCCore.ServerResponse<Switchboard_Conversations_V1_ListConversationsResponse>(
             message: try await self.listConversations(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func countConversations(
+        request: GRPCCore.ServerRequest<Switchboard_Conversations_V1_CountConversationsRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Switchboard_Conversations_V1_CountConversationsResponse> {
+        return GRPCCore.ServerResponse<Switchboard_Conversations_V1_CountConversationsResponse>(
+            message: try await self.countConversations(
                 request: request.message,
                 context: context
             ),
@@ -2580,6 +2683,29 @@ extension Switchboard_Conversations_V1_ConversationsService {
             deserializer: some GRPCCore.MessageDeserializer<Switchboard_Conversations_V1_ListConversationsResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Conversations_V1_ListConversationsResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "CountConversations" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > How many conversations the inbox lists for a filter (and, with sort "waiting", how many of them wait).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Conversations_V1_CountConversationsRequest` message.
+        ///   - serializer: A serializer for `Switchboard_Conversations_V1_CountConversationsRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_Conversations_V1_CountConversationsResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func countConversations<Result>(
+            request: GRPCCore.ClientRequest<Switchboard_Conversations_V1_CountConversationsRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_Conversations_V1_CountConversationsRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_Conversations_V1_CountConversationsResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Conversations_V1_CountConversationsResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
 
         /// Call the "GetConversation" method.
@@ -3181,6 +3307,40 @@ extension Switchboard_Conversations_V1_ConversationsService {
             try await self.client.unary(
                 request: request,
                 descriptor: Switchboard_Conversations_V1_ConversationsService.Method.ListConversations.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "CountConversations" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > How many conversations the inbox lists for a filter (and, with sort "waiting", how many of them wait).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Switchboard_Conversations_V1_CountConversationsRequest` message.
+        ///   - serializer: A serializer for `Switchboard_Conversations_V1_CountConversationsRequest` messages.
+        ///   - deserializer: A deserializer for `Switchboard_Conversations_V1_CountConversationsResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func countConversations<Result>(
+            request: GRPCCore.ClientRequest<Switchboard_Conversations_V1_CountConversationsRequest>,
+            serializer: some GRPCCore.MessageSerializer<Switchboard_Conversations_V1_CountConversationsRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Switchboard_Conversations_V1_CountConversationsResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Conversations_V1_CountConversationsResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Switchboard_Conversations_V1_ConversationsService.Method.CountConversations.descriptor,
                 serializer: serializer,
                 deserializer: deserializer,
                 options: options,
@@ -3921,6 +4081,35 @@ extension Switchboard_Conversations_V1_ConversationsService.ClientProtocol {
         )
     }
 
+    /// Call the "CountConversations" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > How many conversations the inbox lists for a filter (and, with sort "waiting", how many of them wait).
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Switchboard_Conversations_V1_CountConversationsRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func countConversations<Result>(
+        request: GRPCCore.ClientRequest<Switchboard_Conversations_V1_CountConversationsRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Conversations_V1_CountConversationsResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.countConversations(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Switchboard_Conversations_V1_CountConversationsRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Switchboard_Conversations_V1_CountConversationsResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
     /// Call the "GetConversation" method.
     ///
     /// - Parameters:
@@ -4595,6 +4784,39 @@ extension Switchboard_Conversations_V1_ConversationsService.ClientProtocol {
             metadata: metadata
         )
         return try await self.listConversations(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "CountConversations" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > How many conversations the inbox lists for a filter (and, with sort "waiting", how many of them wait).
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func countConversations<Result>(
+        _ message: Switchboard_Conversations_V1_CountConversationsRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Switchboard_Conversations_V1_CountConversationsResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Switchboard_Conversations_V1_CountConversationsRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.countConversations(
             request: request,
             options: options,
             onResponse: handleResponse

@@ -66,6 +66,22 @@ struct ConsoleRoutesTests {
         }
     }
 
+    @Test func aMethodThatWouldChangeSomethingIs405WithAllow() async throws {
+        try await withConsole { client in
+            for path in Self.appPaths + ["/assets/js/main.js", "/favicon.ico"] {
+                for method in [HTTPRequest.Method.post, .put, .patch, .delete] {
+                    try await client.execute(uri: path, method: method, body: ByteBuffer(string: "{}")) { response in
+                        #expect(response.status == .methodNotAllowed, "\(method) \(path)")
+                        #expect(response.headers[.allow] == "GET, HEAD", "\(method) \(path)")
+                        #expect(response.headers[.contentType]?.hasPrefix("application/json") == true)
+                        let code = try Self.errorCode(response)
+                        #expect(code == "method_not_allowed", "\(method) \(path)")
+                    }
+                }
+            }
+        }
+    }
+
     @Test func overTLSThePagesAskForHSTS() async throws {
         try await withConsole(publicURL: "https://console.example.com") { client in
             try await client.execute(uri: "/chat", method: .get) { response in

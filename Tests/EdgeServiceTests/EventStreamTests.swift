@@ -41,6 +41,18 @@ struct EventStreamTests {
         #expect(state.recent(of: "b", after: 0).map(\.sequence) == [13])
     }
 
+    @Test func theAnnouncedHeadIsWhereTheHubStartsBeforeAnyEvent() {
+        var state = EventHubState(capacity: 3)
+        #expect(state.last == nil)
+        state.starts(after: 41)
+        #expect(state.last == 41, "a stream opened now starts after 41")
+        #expect(state.floor == 41, "an id from 41 on resumes from the ring")
+        state.saw(42)
+        state.starts(after: 7)
+        #expect(state.last == 42, "an announcement never moves the hub back")
+        #expect(state.floor == 41)
+    }
+
     @Test func aClientOverItsBufferIsCutOffAndNeverGetsAnEventTwice() {
         let client = EventStreamClient(id: 1, orgID: "a", keyID: "k", agentID: nil, limit: 10)
         #expect(client.push(ByteBuffer(string: "12345"), sequence: 1))

@@ -371,6 +371,38 @@ def test_resume_replays_exactly_the_missed_events(cluster, org):
         assert [e["data"].get("change") for e in got] == ["read"], got
 
 
+def test_a_stream_cut_before_any_event_resumes_from_where_it_opened(cluster):
+    """A stream from now sends its cursor first (a bare id: line, no event): cut before any event, it resumes
+    with that Last-Event-ID and gets exactly what happened meanwhile; a stream opened without it does not."""
+    fresh = cluster.create_org()
+    conv, _ = inbound(fresh, rand_phone(), "before the stream")
+    time.sleep(1.0)  # the inbound's events are behind us
+    with SSE(cluster, fresh.key) as s:
+        start = s.wait_first_id(timeout=WAIT)
+        assert ID_FORMAT.match(start), f"not an opaque cursor: {start!r}"
+        assert s.events_before_first_id == 0, "the id must come before any event"
+        time.sleep(0.5)
+        assert s.snapshot() == [], f"the bare id: line must dispatch no event: {s.snapshot()}"
+    # the cut: an event happens while no stream is open
+    assert_json(fresh.patch(f"/conversations/{conv['id']}", json={"starred": True}), 200)
+    time.sleep(0.5)
+    with SSE(cluster, fresh.key) as without:
+        time.sleep(1.0)
+        assert without.snapshot() == [], "a stream from now must not get what happened before it"
+        later = without.wait_first_id(timeout=WAIT)
+        assert later != start, "the star moved the cursor on"
+    with SSE(cluster, fresh.key, last_event_id=start) as again:
+        got = again.wait(sse_has("conversation.updated", change="star"), timeout=WAIT, what="the missed star")
+        time.sleep(0.5)
+        got = again.snapshot()
+        assert [(e["event"], e["data"].get("change")) for e in got] == [("conversation.updated", "star")], got
+        assert got[0]["data"].get("conversationId") == conv["id"], got
+        assert again.first_id == got[0]["id"], "a resumed stream sends no id of its own before the events"
+    # another organisation cannot resume from it
+    other = cluster.create_org()
+    assert_error(SSE(cluster, other.key, last_event_id=start).resp, 400, "invalid_last_event_id")
+
+
 def test_resume_from_before_the_recent_events(cluster, org, flood_org):
     """An id older than the hub's ring: replayed from the log for the org only, then handed over to live."""
     with SSE(cluster, org.key) as s:

@@ -623,3 +623,83 @@ def test_waiting_longest_lists_customers_awaiting_a_reply_oldest_wait_first(org)
                  "invalid_cursor")
     assert_error(org.get("/conversations", params={"cursor": page["nextCursor"]}), 400, "invalid_cursor")
     assert_error(org.get("/conversations", params={"sort": "oldest"}), 400, "invalid_query", parameter="sort")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# GET /conversations/count: how many the list answers
+
+
+def _count(org, params=None) -> int:
+    body = assert_json(org.get("/conversations/count", params=params or {}), 200)
+    assert set(body) == {"count"} and isinstance(body["count"], int), body
+    return body["count"]
+
+
+def test_count_is_exact_for_the_lists_filters_and_never_counts_another_org(org, other_org):
+    ana = _agent(org, "Count Ana")
+    open_c = open_sandbox_conversation(org, "Count Open")
+    assigned = open_sandbox_conversation(org, "Count Assigned")
+    resolved = open_sandbox_conversation(org, "Count Resolved")
+    starred = open_sandbox_conversation(org, "Count Starred")
+    archived = open_sandbox_conversation(org, "Count Archived")
+    trashed = open_sandbox_conversation(org, "Count Trashed")
+    assert_json(_post(org, assigned["id"], "assign", agentId=ana["id"]), 200)
+    assert_json(_post(org, resolved["id"], "resolve"), 200)
+    assert_json(org.patch(f"/conversations/{starred['id']}", json={"starred": True}), 200)
+    assert_json(org.patch(f"/conversations/{archived['id']}", json={"archived": True}), 200)
+    assert_json(_post(org, starred["id"], "read"), 200)
+    assert org.delete(f"/conversations/{trashed['id']}").status_code == 204
+    # another organisation's rows, matching every filter below, are never counted
+    for name in ("Count Other A", "Count Other B", "Count Other C"):
+        theirs = open_sandbox_conversation(other_org, name)
+        assert_json(other_org.patch(f"/conversations/{theirs['id']}", json={"starred": True}), 200)
+
+    expected = [
+        ({}, 4),  # archived and deleted ones are hidden unless asked for
+        ({"archived": "true"}, 1),
+        ({"archived": "false"}, 4),
+        ({"deleted": "true"}, 1),
+        ({"status": "OPEN"}, 2),
+        ({"status": "ASSIGNED"}, 1),
+        ({"status": "OPEN,RESOLVED"}, 3),
+        ({"status": ["ASSIGNED", "RESOLVED"]}, 2),
+        ({"assignee": ana["id"]}, 1),
+        ({"assignee": "unassigned"}, 3),
+        ({"starred": "true"}, 1),
+        ({"starred": "false"}, 3),
+        ({"unread": "true"}, 3),
+        ({"unread": "false"}, 1),
+        ({"contactId": assigned["contact"]["id"]}, 1),
+        ({"status": "OPEN", "starred": "true"}, 1),
+        ({"channelId": sandbox_channel(org)["id"]}, 4),
+        ({"channel": "sms"}, 0),
+        ({"q": "Count"}, 4),  # full-text search (three characters or more)
+        ({"q": "Re"}, 2),  # two characters, matched while walking the inbox: "Count Resolved", "Count Starred"
+        ({"q": "Count Other"}, 0),
+        ({"sort": "waiting"}, 3),  # not resolved and unanswered: open, assigned, starred
+        ({"sort": "waiting", "status": "OPEN"}, 2),
+        ({"sort": "waiting", "status": "RESOLVED"}, 0),  # resolving ends the wait
+        ({"sort": "waiting", "starred": "true"}, 1),
+        ({"sort": "activity"}, 4),
+    ]
+    for params, want in expected:
+        listed = len(conversations(org, params))
+        assert listed == want, f"the list itself for {params}: {listed}"
+        assert _count(org, params) == want, f"count for {params}"
+    assert _count(other_org) == 3
+    assert _count(other_org, {"starred": "true"}) == 3
+    assert _count(other_org, {"q": "Count"}) == 3
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"status": "FOO"}, {"status": "OPEN,FOO"}, {"channel": "fax"}, {"starred": "maybe"}, {"archived": "perhaps"},
+     {"unread": "2"}, {"deleted": "perhaps"}, {"assignee": "me"}, {"sort": "oldest"}],
+    ids=lambda p: "&".join(f"{k}={v}" for k, v in p.items()),
+)
+def test_count_refuses_a_bad_filter_as_the_list_does(org, params):
+    listed = org.get("/conversations", params=params)
+    counted = org.get("/conversations/count", params=params)
+    body = assert_error(counted, 400, "invalid_query")
+    assert_error(listed, 400, "invalid_query")
+    assert body == listed.json()["error"], "the same 400 as the list"

@@ -335,6 +335,11 @@ class SSE:
         self.resp = requests.get(cluster.base_url + API + "/events/stream", headers=headers, stream=True,
                                  timeout=(5, 40), hooks={"response": cluster._record})
         self.events: list[dict] = []
+        # as EventSource: the last `id:` seen, also from a block without data (which dispatches no event), and how
+        # many events had arrived when the first id came
+        self.last_id: str | None = None
+        self.first_id: str | None = None
+        self.events_before_first_id: int | None = None
         self.comments = 0
         self.error: BaseException | None = None
         self.done = False
@@ -346,6 +351,12 @@ class SSE:
             self.thread.start()
 
     def _dispatch(self, fields: dict):
+        if "id" in fields:
+            with self.cond:
+                self.last_id = fields["id"]
+                if self.first_id is None:
+                    self.first_id, self.events_before_first_id = fields["id"], len(self.events)
+                self.cond.notify_all()
         if "data" not in fields and "event" not in fields:
             return
         ev = {"id": fields.get("id"), "event": fields.get("event", "message"), "raw": "\n".join(fields.get("data", []))}
@@ -408,6 +419,16 @@ class SSE:
                 if remaining <= 0:
                     raise AssertionError(f"SSE: {what} not within {timeout}s; got {self.events}")
                 self.cond.wait(min(remaining, 0.5))
+
+    def wait_first_id(self, timeout: float = SSE_WAIT) -> str:
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while self.first_id is None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self.done:
+                    raise AssertionError(f"SSE: no id: line within {timeout}s; got {self.events}")
+                self.cond.wait(min(remaining, 0.5))
+            return self.first_id
 
     def close(self):
         self.closing = True

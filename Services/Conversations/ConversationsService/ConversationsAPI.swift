@@ -218,6 +218,17 @@ public struct ConversationsAPI: Switchboard_Conversations_V1_ConversationsServic
         }
     }
 
+    public func countConversations(
+        request: Switchboard_Conversations_V1_CountConversationsRequest, context: ServerContext
+    ) async throws -> Switchboard_Conversations_V1_CountConversationsResponse {
+        guard let sort = request.sort.isEmpty ? .activity : InboxSort(rawValue: request.sort) else {
+            throw ServiceFailure.invalid("invalid_sort", "sort is activity or waiting", field: "sort")
+        }
+        let count = try await store.countConversations(
+            orgID: try requireOrg(request.orgID), filter: try InboxFilter(request.filter), sort: sort)
+        return .with { $0.count = Int64(count) }
+    }
+
     public func getConversation(
         request: Switchboard_Conversations_V1_GetConversationRequest, context: ServerContext
     ) async throws -> Switchboard_Conversations_V1_Conversation {

@@ -278,9 +278,14 @@ def test_the_list_pages_and_bulk_archives_all_conversations_matching_the_filter(
                              f"held to the window, so every page of the list loads at once"
 
     # all matching, while only 50 are loaded
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if "/api/whatsapp-api/conversations" in r.url else None)
     page.get_by_role("checkbox", name="Select all", exact=True).check()
     everything = page.get_by_role("button", name=f"Select all {total} matching")
     expect(everything).to_be_visible()
+    # counted by GET /conversations/count with the list's filter, not by paging the list
+    assert any("/conversations/count?" in u and "q=" in u for u in asked), asked
+    assert not any("limit=200" in u for u in asked), f"the list was paged to count it: {asked}"
     everything.click()
     page.get_by_role("button", name="Archive", exact=True).click()
     expect(rows).to_have_count(0)
@@ -383,6 +388,42 @@ def test_after_the_stream_is_cut_the_message_that_arrived_meanwhile_is_shown(pag
         resumed = [h for h in streams[1:] if re.search(r"(?im)^last-event-id: *\S", h) or "lastEventId=" in
                    h.splitlines()[0]]
         assert resumed, "no reconnection said where it stopped (Last-Event-ID):\n" + "\n".join(streams)
+    finally:
+        proxy.close()
+
+
+def test_a_stream_cut_before_any_event_resumes_with_its_opening_id_and_reloads_nothing(page, context, watch,
+                                                                                        cluster, org, agent):
+    """No event reached the browser before the cut: the stream's opening `id:` line is still its place, so the
+    browser's own reconnect says Last-Event-ID and the message of the meanwhile arrives as a live event, without
+    the list being reloaded."""
+    proxy = CutProxy(cluster.ports["http"])
+    try:
+        api_sign_in(context, agent)
+        open_chat(page, proxy.url + "/chat")
+        mark_page(page)
+        expect(connection(page)).to_have_text("Live")
+        time.sleep(0.5)
+        watch.allow("failed", r"/.*")
+        watch.allow_console(r"net::ERR_")
+        lists: list[str] = []
+        page.on("request", lambda r: lists.append(r.url) if re.search(r"/conversations(\?|$)", r.url) else None)
+
+        proxy.cut()
+        expect(connection(page)).to_have_attribute("data-state", re.compile("^(reconnecting|connecting)$"))
+        name = unique("Unseen ")
+        sandbox_inbound(org, "while nothing had been heard", phone=rand_phone(), name=name)
+        wait_for(lambda: conversations(org, {"q": name}), timeout=10, what="the message stored")
+
+        proxy.restore()
+        expect(connection(page)).to_have_attribute("data-state", "live", timeout=10_000)
+        expect(named_row(page, name)).to_be_visible()
+        assert_same_document(page)
+        streams = proxy.stream_requests()
+        assert len(streams) >= 2, f"the stream was not opened again: {streams}"
+        resumed = [h for h in streams[1:] if re.search(r"(?im)^last-event-id: *\S", h)]
+        assert resumed, "the reconnect did not say where the stream opened (Last-Event-ID):\n" + "\n".join(streams)
+        assert lists == [], f"the list was reloaded instead of resumed: {lists}"
     finally:
         proxy.close()
 

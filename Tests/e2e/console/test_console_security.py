@@ -188,6 +188,25 @@ def test_every_html_answer_has_the_strict_csp_with_trusted_types(cluster):
     assert resp.status_code == 404 and resp.headers["Content-Type"].startswith("application/json"), resp.text
 
 
+def test_console_pages_and_files_answer_405_to_methods_that_would_change_something(cluster, org, agent):
+    """A page path only reads: POST/PUT/PATCH/DELETE answer 405 `method_not_allowed` with `Allow: GET, HEAD` in
+    the house error shape (not the page, not a 404), with or without a session; GET and HEAD still serve it."""
+    paths = HTML_PATHS + ["/contacts", "/contacts/a/b", "/settings", "/analytics/x", "/assets/js/main.js",
+                          "/favicon.ico"]
+    session = cookie_client(agent)
+    for path in paths:
+        assert requests.get(cluster.base_url + path, timeout=10).status_code == 200, path
+        assert requests.head(cluster.base_url + path, timeout=10).status_code == 200, path
+        for method in ("POST", "PUT", "PATCH", "DELETE"):
+            for resp in (requests.request(method, cluster.base_url + path, json={"x": 1}, timeout=10),
+                         session.request(method, cluster.base_url + path, json={"x": 1})):
+                err = assert_error(resp, 405, "method_not_allowed")
+                assert resp.headers.get("Allow") == "GET, HEAD", f"{method} {path}: Allow {resp.headers.get('Allow')}"
+                assert method in err["message"], err
+    # API paths keep their own answers
+    assert_error(org.post("/conversations/count"), 405, "method_not_allowed")
+
+
 def test_the_browser_enforces_trusted_types_on_the_console(page, watch):
     watch.allow(401, "/api/auth/session", "GET")
     watch.allow_csp("require-trusted-types-for")

@@ -61,14 +61,7 @@ public final class ConversationsStore: Sendable {
             sorted = query.selectWaiting(after: after, limit: limit + 1, indexed: false)
         }
         return try await writer.read { db in
-            var indexed = true
-            if let match = search {
-                let matches = try Int.fetchOne(
-                    db,
-                    sql: "SELECT count(*) FROM (SELECT rowid FROM conversation_search WHERE conversation_search MATCH ? LIMIT ?)",
-                    arguments: [match, InboxQuery.sortedSearchLimit]) ?? 0
-                indexed = matches >= InboxQuery.sortedSearchLimit
-            }
+            let indexed = try Self.walksIndex(db, search: search)
             let (sql, arguments) = indexed ? walk : sorted
             if QueryPlans.enabled { try QueryPlans.print(db, sql: sql, arguments: arguments) }
             var records = try Row.fetchAll(db, sql: sql, arguments: arguments).map(ConversationRecord.init(row:))
@@ -83,6 +76,33 @@ public final class ConversationsStore: Sendable {
             }
             return Page(items: records.map { $0.conversation(now: now) }, nextCursor: next)
         }
+    }
+
+    /// How many conversations `conversations(orgID:filter:sort:...)` lists for the filter over all its pages.
+    public func countConversations(orgID: String, filter: InboxFilter, sort: InboxSort = .activity, now: Millis = .now())
+        async throws -> Int
+    {
+        let query = InboxQuery(orgID: orgID, filter: filter, now: now)
+        let search = query.search
+        let walk = query.count(waiting: sort == .waiting, indexed: true)
+        let sorted = query.count(waiting: sort == .waiting, indexed: false)
+        return try await writer.read { db in
+            let indexed = try Self.walksIndex(db, search: search)
+            let (sql, arguments) = indexed ? walk : sorted
+            if QueryPlans.enabled { try QueryPlans.print(db, sql: sql, arguments: arguments) }
+            return try Int.fetchOne(db, sql: sql, arguments: arguments) ?? 0
+        }
+    }
+
+    /// False for a search with fewer than `InboxQuery.sortedSearchLimit` matches: they are read by rowid instead of
+    /// walking the pinned index.
+    static func walksIndex(_ db: Database, search: String?) throws -> Bool {
+        guard let match = search else { return true }
+        let matches = try Int.fetchOne(
+            db,
+            sql: "SELECT count(*) FROM (SELECT rowid FROM conversation_search WHERE conversation_search MATCH ? LIMIT ?)",
+            arguments: [match, InboxQuery.sortedSearchLimit]) ?? 0
+        return matches >= InboxQuery.sortedSearchLimit
     }
 
     /// Messages of one conversation, newest first (ids are UUIDv7, so time ordered).

@@ -143,20 +143,37 @@ struct InboxQuery {
     func selectWaiting(after: (since: Millis, id: String)?, limit: Int, indexed: Bool = true)
         -> (String, StatementArguments)
     {
-        var conditions = conditions + ["waiting_since IS NOT NULL"]
+        var conditions = waitingConditions
         var arguments = arguments
-        if statuses.isEmpty { conditions.append("+status <> 'RESOLVED'") }
         if let after {
             conditions.append("(waiting_since, id) > (?, ?)")
             arguments.append(after.since)
             arguments.append(after.id)
         }
-        let hint = !indexed ? "NOT INDEXED" : deleted ? "" : "INDEXED BY conversation_waiting"
         let sql = """
-            SELECT \(ConversationRecord.columns) FROM conversation \(hint) WHERE \(conditions.joined(separator: " AND "))
+            SELECT \(ConversationRecord.columns) FROM conversation \(waitingHint(indexed: indexed)) WHERE \(conditions.joined(separator: " AND "))
             ORDER BY waiting_since ASC, id ASC LIMIT \(limit)
             """
         return (sql, StatementArguments(arguments))
+    }
+
+    /// The filter's conditions plus "the customer is waiting" (not resolved, unless the filter asks for a status).
+    private var waitingConditions: [String] {
+        var conditions = conditions + ["waiting_since IS NOT NULL"]
+        if statuses.isEmpty { conditions.append("+status <> 'RESOLVED'") }
+        return conditions
+    }
+
+    private func waitingHint(indexed: Bool) -> String {
+        !indexed ? "NOT INDEXED" : deleted ? "" : "INDEXED BY conversation_waiting"
+    }
+
+    /// How many conversations `select` (or, with `waiting`, `selectWaiting`) lists over all pages: the same WHERE
+    /// clause on the same pinned index.
+    func count(waiting: Bool, indexed: Bool = true) -> (String, StatementArguments) {
+        let hint = waiting ? waitingHint(indexed: indexed) : indexed ? "INDEXED BY \(index)" : "NOT INDEXED"
+        let clause = waiting ? waitingConditions.joined(separator: " AND ") : whereClause
+        return ("SELECT count(*) FROM conversation \(hint) WHERE \(clause)", StatementArguments(arguments))
     }
 }
 

@@ -26,6 +26,22 @@ struct ConsoleRoutes {
         router.head("/assets/**", use: asset)
         router.get("/favicon.ico", use: favicon)
         router.head("/favicon.ico", use: favicon)
+        // A page or file is only read: any method that would change something is 405, not a 404 for a page
+        // that is there.
+        for path in Self.appPaths + ["/assets/**", "/favicon.ico"] {
+            for method in [HTTPRequest.Method.post, .put, .patch, .delete] {
+                router.on(RouterPath(stringLiteral: path), method: method, use: Self.readOnly)
+            }
+        }
+    }
+
+    /// 405 `method_not_allowed` with `Allow: GET, HEAD` (the house error shape).
+    @Sendable static func readOnly(_ request: Request, _ context: EdgeRequestContext) async throws -> Response {
+        var error = APIError(
+            .methodNotAllowed, "method_not_allowed",
+            "\(request.method.rawValue.prefix(16)) is not served here; allowed: GET, HEAD")
+        error.headers[.allow] = "GET, HEAD"
+        throw error
     }
 
     @Sendable func page(_ request: Request, _ context: EdgeRequestContext) async throws -> Response {

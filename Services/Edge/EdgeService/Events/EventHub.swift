@@ -65,9 +65,18 @@ public final class EventHub: Service, Sendable {
     // MARK: streams
 
     /// Registers a stream of the caller after `after` (nil: from now). Returns the sequence to replay from when the
-    /// hub's ring does not reach back that far; the caller then runs `catchUp`.
+    /// hub's ring does not reach back that far (the caller then runs `catchUp`), and for a stream from now the id
+    /// of where it starts (nil until the hub knows its place in the log): the stream sends it first, so that a
+    /// browser cut before any event resumes from there.
     func open(orgID: String, keyID: String, agentID: String?, after: Int64?) throws(Refusal)
-        -> (client: EventStreamClient, replayFrom: Int64?)
+        -> (client: EventStreamClient, replayFrom: Int64?, startID: String?)
+    {
+        let opened = try register(orgID: orgID, keyID: keyID, agentID: agentID, after: after)
+        return (opened.client, opened.replayFrom, opened.start.map { ids.id(sequence: $0, orgID: orgID) })
+    }
+
+    private func register(orgID: String, keyID: String, agentID: String?, after: Int64?) throws(Refusal)
+        -> (client: EventStreamClient, replayFrom: Int64?, start: Int64?)
     {
         try state.withLock { (state) throws(Refusal) in
             if state.perKey[keyID, default: 0] >= limits.perKey { throw Refusal(scope: "key", limit: limits.perKey) }
@@ -80,20 +89,21 @@ public final class EventHub: Service, Sendable {
                 after: after ?? -1)
             if state.stopped {
                 client.end(.finished)
-                return (client, nil)
+                return (client, nil, nil)
             }
             state.add(client)
-            guard let after else { return (client, nil) }
+            // Every event after the hub's last one reaches this stream: that is where a stream from now starts.
+            guard let after else { return (client, nil, state.last) }
             if let floor = state.floor, after >= floor {
                 let backlog = state.recent(of: orgID, after: after)
                 // A backlog too big for the browser's buffer is replayed from the log at the browser's pace.
                 if backlog.reduce(0, { $0 + $1.chunk.readableBytes }) <= limits.clientBufferBytes / 2 {
                     for event in backlog { client.push(event.chunk, sequence: event.sequence) }
-                    return (client, nil)
+                    return (client, nil, nil)
                 }
             }
             state.catchingUp[client.id] = .init(handover: state.last)
-            return (client, after)
+            return (client, after, nil)
         }
     }
 
@@ -132,7 +142,8 @@ public final class EventHub: Service, Sendable {
             }
             attempted = true
             do {
-                try await conversations.subscribe(after: after ?? -1, maxBatch: Self.batch) { batch in
+                try await conversations.subscribe(after: after ?? -1, maxBatch: Self.batch, announceHead: after == nil) {
+                    batch in
                     self.publish(batch)
                 }
             } catch {
@@ -152,6 +163,8 @@ public final class EventHub: Service, Sendable {
     func publish(_ batch: Switchboard_Common_V1_EventBatch) {
         let rendered = batch.events.map { ($0, render($0)) }
         state.withLock { state in
+            // The announced head of a subscription from now: the hub's place in the log before any event.
+            if batch.events.isEmpty { state.starts(after: batch.headSequence) }
             for (event, chunk) in rendered {
                 state.saw(event.sequence)
                 guard let chunk else { continue }

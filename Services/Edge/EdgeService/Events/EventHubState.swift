@@ -51,6 +51,13 @@ struct EventHubState {
         last = sequence
     }
 
+    /// Notes that the hub follows the log from after `sequence` and has seen nothing yet.
+    mutating func starts(after sequence: Int64) {
+        guard last == nil else { return }
+        floor = sequence
+        last = sequence
+    }
+
     mutating func remember(_ event: Recent) {
         if recent.count < capacity {
             recent.append(event)

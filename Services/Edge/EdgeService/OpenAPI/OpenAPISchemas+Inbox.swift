@@ -99,6 +99,7 @@ extension OpenAPISchemas {
             ("AssignInput", object([("agentId", F.text(min: 1, max: 64, "an agent id or \"me\""))], required: ["agentId"])),
             ("BulkInput", OpenAPISends.bulk),
             ("BulkResult", object([("affected", integer)])),
+            ("ConversationCount", object([("count", integer)], required: ["count"])),
             ("ImportErrorList", object([("data", array(anyObject))], required: ["data"])),
             (
                 "QuickReply",

@@ -34,6 +34,15 @@ struct ConversationsRoutes {
                 response: "ConversationList", errors: [400]), on: group, prefix: p, list)
         registry.add(
             RouteSpec(
+                .get, "\(p)/conversations/count", "countConversations",
+                "How many conversations the inbox lists for a filter over all its pages (sort=waiting: how many of them wait)",
+                tag: t,
+                query: Self.filterParameters + [
+                    ("sort", "activity (default) or waiting (count only the customers waiting for a reply)", false)
+                ],
+                response: "ConversationCount", errors: [400]), on: group, prefix: p, count)
+        registry.add(
+            RouteSpec(
                 .post, "\(p)/conversations/bulk", "bulkConversations",
                 "mark_read, star, unstar, archive, unarchive, delete, restore — on ids or on every match of a filter",
                 tag: t, body: .json("BulkInput"), response: "BulkResult", errors: [400]), on: group, prefix: p, bulk)
@@ -74,19 +83,29 @@ struct ConversationsRoutes {
     @Sendable func list(_ request: Request, _ context: EdgeRequestContext) async throws -> Response {
         let caller = try context.requireCaller()
         let filter = try Self.filter(caller: caller) { request.queryValues($0).filter { !$0.isEmpty } }
-        var sort = InboxSort.activity
-        if let raw = request.query("sort"), !raw.isEmpty {
-            guard let value = InboxSort(rawValue: raw) else {
-                throw APIError(
-                    .badRequest, "invalid_query", "sort is activity or waiting (got '\(Echo.short(raw))')",
-                    details: [("parameter", .string("sort"))])
-            }
-            sort = value
-        }
+        let sort = try Self.sort(request)
         let page = try await deps.conversations.list(
             orgID: caller.orgID, filter: filter, sort: sort, cursor: request.query("cursor"),
             limit: try request.pageLimit())
         return .json(Render.list(page, Self.render))
+    }
+
+    /// `GET …/conversations/count`: the list's filter and sort, answered `{"count": N}`.
+    @Sendable func count(_ request: Request, _ context: EdgeRequestContext) async throws -> Response {
+        let caller = try context.requireCaller()
+        let filter = try Self.filter(caller: caller) { request.queryValues($0).filter { !$0.isEmpty } }
+        let count = try await deps.conversations.count(orgID: caller.orgID, filter: filter, sort: try Self.sort(request))
+        return .json(.object([("count", .int(Int64(count)))]))
+    }
+
+    static func sort(_ request: Request) throws(APIError) -> InboxSort {
+        guard let raw = request.query("sort"), !raw.isEmpty else { return .activity }
+        guard let value = InboxSort(rawValue: raw) else {
+            throw APIError(
+                .badRequest, "invalid_query", "sort is activity or waiting (got '\(Echo.short(raw))')",
+                details: [("parameter", .string("sort"))])
+        }
+        return value
     }
 
     @Sendable func get(_ request: Request, _ context: EdgeRequestContext) async throws -> Response {

@@ -40,7 +40,7 @@ struct EventStreamRoutes {
             }
             after = sequence
         }
-        let opened: (client: EventStreamClient, replayFrom: Int64?)
+        let opened: (client: EventStreamClient, replayFrom: Int64?, startID: String?)
         do {
             opened = try hub.open(orgID: caller.orgID, keyID: caller.keyID, agentID: caller.agentID, after: after)
         } catch {
@@ -52,11 +52,14 @@ struct EventStreamRoutes {
             response.headers[.retryAfter] = String(hub.limits.retryAfterSeconds)
             return response
         }
-        let (client, replayFrom) = opened
+        let (client, replayFrom, startID) = opened
         let lease = StreamLease(hub: hub, client: client)
+        // A stream from now starts with its cursor (an `id:` without data: EventSource records it and dispatches
+        // nothing), so a browser cut before any event still resumes with Last-Event-ID.
+        let opening = "retry: 2000\n" + (startID.map { "id: \($0)\n" } ?? "") + ": connected\n\n"
         let body = ResponseBody { writer in
             defer { lease.end() }
-            try await writer.write(ByteBuffer(string: "retry: 2000\n: connected\n\n"))
+            try await writer.write(ByteBuffer(string: opening))
             let output = WriterBox(writer)
             // Edge shutting down ends the stream (the browser reconnects to the next edge with Last-Event-ID).
             try await withGracefulShutdownHandler {

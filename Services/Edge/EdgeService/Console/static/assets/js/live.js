@@ -114,11 +114,15 @@ function connect() {
   if (lastId) url.searchParams.set("lastEventId", lastId);
   const stream = new EventSource(url);
   source = stream;
+  let opened = false;
   stream.onopen = () => {
     failures = 0;
-    // Back without an id to resume from (nothing heard yet, or an id given up): what happened meanwhile may
-    // be missing, so the views reload.
-    if (everLive && !lastId) announceResync();
+    // The browser's own reconnect of this EventSource resumes with Last-Event-ID even before any event: the
+    // stream sends its cursor (a bare id: line) as soon as it opens. A new EventSource without an id to resume
+    // from (one given up after an HTTP error, before any event or after three failures) may have missed what
+    // happened meanwhile, so the views reload.
+    if (everLive && !lastId && !opened) announceResync();
+    opened = true;
     everLive = true;
     setState("live");
   };

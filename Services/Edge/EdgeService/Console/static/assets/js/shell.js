@@ -93,23 +93,33 @@ function createShell(root, onSignOut) {
       refreshUnread: () => scheduleUnread(0),
     },
   };
+  // One GET /conversations/count at a time, at most one per 1.5 s however many live events arrive (a pending
+  // recount is not pushed back, so a steady stream of events still updates the title).
+  let counting = false;
+  let again = false;
   const scheduleUnread = (delay = 1500) => {
-    clearTimeout(created.unreadTimer);
+    if (delay === 0) clearTimeout(created.unreadTimer);
+    else if (created.unreadTimer !== null) return;
     created.unreadTimer = setTimeout(countUnread, delay);
   };
   const countUnread = async () => {
+    created.unreadTimer = null;
+    if (counting) {
+      again = true;
+      return;
+    }
+    counting = true;
     try {
-      let count = 0;
-      let cursor = null;
-      for (let page = 0; page < 5; page += 1) {
-        const answer = await get("/conversations", { unread: "true", limit: 200, cursor });
-        count += answer.data.length;
-        cursor = answer.nextCursor;
-        if (!cursor) break;
-      }
-      app.set({ unreadConversations: cursor ? Math.max(count, 1000) : count });
+      const { count } = await get("/conversations/count", { unread: "true" });
+      app.set({ unreadConversations: count });
     } catch (error) {
       console.warn("unread count failed", error);
+    } finally {
+      counting = false;
+      if (again) {
+        again = false;
+        scheduleUnread();
+      }
     }
   };
   created.stops.push(

@@ -7,7 +7,7 @@ import { agentName } from "../shell.js";
 import { app } from "../store.js";
 
 const PAGE = 50;
-const COUNT_PAGES = 50; // "Select all N matching" counts at most 50 × 200 conversations
+const ID_PAGES = 50; // a bulk action on every waiting match lists at most 50 × 200 of them
 
 // Filters survive leaving and coming back to the Chat page (the sort is remembered per agent across visits).
 let remembered = null;
@@ -61,7 +61,6 @@ export function createList({ me }) {
   const selected = new Set();
   let selectMode = "ids"; // or "filter": every conversation matching the filters
   let matching = null; // the count behind "Select all N matching"
-  let matchingIds = null; // under "Waiting longest" (a sort bulk filters cannot name): the ids counted
 
   // ---- filters
   const search = h("input", { type: "search", placeholder: "Name or phone", autocomplete: "off", spellcheck: "false" });
@@ -205,7 +204,6 @@ export function createList({ me }) {
     selected.clear();
     selectMode = "ids";
     matching = null;
-    matchingIds = null;
     list.replaceChildren();
     setText(state, text);
     syncSelection();
@@ -221,7 +219,6 @@ export function createList({ me }) {
     selected.clear();
     selectMode = "ids";
     matching = null;
-    matchingIds = null;
     listError.clear();
     retry.hidden = true;
     loading = true;
@@ -451,30 +448,38 @@ export function createList({ me }) {
     for (const button of actionButtons) button.hidden = (button.dataset.action === "restore") !== filters.trash;
   }
 
+  /** The list's query for the current filters and sort (bulk filters name no sort). */
+  function listQuery() {
+    const query = filterQuery(filters);
+    if (filters.sort === "waiting") query.sort = "waiting";
+    return query;
+  }
+
   async function countMatching() {
     const mine = generation;
-    let count = 0;
-    let after = null;
-    const waiting = filters.sort === "waiting";
-    const ids = [];
+    let count;
     try {
-      for (let page = 0; page < COUNT_PAGES; page += 1) {
-        const query = { ...filterQuery(filters), limit: 200, cursor: after };
-        if (waiting) query.sort = "waiting";
-        const answer = await get("/conversations", query);
-        count += answer.data.length;
-        if (waiting) ids.push(...answer.data.map((c) => c.id));
-        after = answer.nextCursor;
-        if (!after) break;
-      }
+      ({ count } = await get("/conversations/count", listQuery()));
     } catch (error) {
       if (mine === generation) bulkError.show(`Counting the matching conversations failed: ${errorText(error)}`);
       return;
     }
     if (mine !== generation) return;
     matching = count;
-    matchingIds = waiting ? ids : null;
     syncSelection();
+  }
+
+  /** Under "Waiting longest" (a sort bulk filters cannot name): the ids of every waiting match, listed. */
+  async function waitingIds() {
+    const ids = [];
+    let after = null;
+    for (let page = 0; page < ID_PAGES; page += 1) {
+      const answer = await get("/conversations", { ...listQuery(), limit: 200, cursor: after });
+      ids.push(...answer.data.map((c) => c.id));
+      after = answer.nextCursor;
+      if (!after) break;
+    }
+    return ids;
   }
 
   async function runBulk(action) {
@@ -484,10 +489,10 @@ export function createList({ me }) {
     for (const button of actionButtons) button.disabled = true;
     try {
       let affected = 0;
-      if (selectMode === "filter" && !matchingIds) {
+      if (selectMode === "filter" && filters.sort !== "waiting") {
         affected = (await post("/conversations/bulk", { action, filter: filterQuery(filters) })).affected;
       } else {
-        const ids = selectMode === "filter" ? matchingIds : [...selected];
+        const ids = selectMode === "filter" ? await waitingIds() : [...selected];
         for (let i = 0; i < ids.length; i += 1000) {
           affected += (await post("/conversations/bulk", { action, ids: ids.slice(i, i + 1000) })).affected;
         }
