@@ -64,6 +64,9 @@ function guarded(screen, section) {
 }
 
 async function signOut() {
+  // The other tabs first: they stop following the stream (and show the sign-in page) before this one lets go of it,
+  // so that none of them takes the stream over only to have the ended session refuse it.
+  sessions?.postMessage({ kind: "signout" });
   stopLive(); // before the session ends, so that the stream does not try again without it
   try {
     await auth.logout();
@@ -71,7 +74,7 @@ async function signOut() {
     // Even if the server could not be told, this tab forgets the session; a 401 means it had ended anyway.
     if (error.status !== 401) console.warn("sign-out failed", error);
   }
-  signedOut({ notice: "You have signed out." });
+  signedOut({ notice: "You have signed out.", announce: false });
 }
 
 function publicScreen(screen) {

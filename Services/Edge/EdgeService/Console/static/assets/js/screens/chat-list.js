@@ -513,6 +513,14 @@ export function createList({ me }) {
     reload,
     upsert,
     remove,
+    /** The first page of the current filter and order, each row placed as `upsert` does (the rest stay): one
+     * request for a burst of live events, however many conversations they touched. Answers the conversations. */
+    async refreshTop() {
+      const mine = generation;
+      const page = await fetchPage(null);
+      if (mine === generation) for (const conversation of page.data) upsert(conversation);
+      return page.data;
+    },
     has: (id) => rows.has(id),
     conversation: (id) => rows.get(id)?.conversation,
     setCurrent(id) {

@@ -84,26 +84,53 @@ export function chatScreen(main, params, shell) {
     maybeMarkRead(conversation);
   }
 
-  // Live events: refetch each touched conversation once per burst.
+  // Live events: the conversations they touch are fetched again once per burst, with one refresh in flight at a
+  // time (touches meanwhile wait for the next). A few are fetched one by one; a burst of many costs one request,
+  // the first page of the list (where they all move under the newest-activity order), plus the open conversation
+  // and rows shown further down that the page did not cover (at most FEW): the page keeps up with any event rate.
+  const FEW = 4;
   const pending = new Set();
   let flushTimer = null;
+  let flushing = false;
   const touch = (id) => {
     if (!id) return;
     pending.add(id);
-    flushTimer ??= setTimeout(flush, 120);
+    if (!flushing) flushTimer ??= setTimeout(flush, 120);
+  };
+  const refetch = async (id) => {
+    try {
+      changed(await get(`/conversations/${encodeURIComponent(id)}`));
+    } catch (error) {
+      if (error.status === 404) list.remove(id);
+      else console.warn("a live update could not be applied", error);
+    }
   };
   async function flush() {
     flushTimer = null;
+    flushing = true;
     const ids = [...pending];
     pending.clear();
-    await Promise.all(ids.map(async (id) => {
-      try {
-        changed(await get(`/conversations/${encodeURIComponent(id)}`));
-      } catch (error) {
-        if (error.status === 404) list.remove(id);
-        else console.warn("a live update could not be applied", error);
+    try {
+      if (ids.length <= FEW) {
+        await Promise.all(ids.map(refetch));
+      } else {
+        let covered = new Set();
+        try {
+          const top = await list.refreshTop();
+          covered = new Set(top.map((c) => c.id));
+          const open = top.find((c) => c.id === openId);
+          if (open) changed(open);
+        } catch (error) {
+          console.warn("a live update could not be applied", error);
+        }
+        const rest = ids.filter((id) => !covered.has(id) && (id === openId || list.has(id)));
+        await Promise.all(rest.slice(0, FEW).map(refetch));
+        for (const id of rest.slice(FEW)) pending.add(id);
       }
-    }));
+    } finally {
+      flushing = false;
+      if (pending.size) flushTimer ??= setTimeout(flush, 120);
+    }
   }
   const stopLive = onLiveEvent((name, data) => {
     if (name === "resync") {
