@@ -266,8 +266,8 @@ export function createList({ me }) {
     }
   }
 
-  function fetchPage(after) {
-    const query = { ...filterQuery(filters), limit: PAGE, cursor: after };
+  function fetchPage(after, limit = PAGE) {
+    const query = { ...filterQuery(filters), limit, cursor: after };
     if (filters.sort === "waiting") query.sort = "waiting";
     return get("/conversations", query);
   }
@@ -515,9 +515,9 @@ export function createList({ me }) {
     remove,
     /** The first page of the current filter and order, each row placed as `upsert` does (the rest stay): one
      * request for a burst of live events, however many conversations they touched. Answers the conversations. */
-    async refreshTop() {
+    async refreshTop(limit = PAGE) {
       const mine = generation;
-      const page = await fetchPage(null);
+      const page = await fetchPage(null, limit);
       if (mine === generation) for (const conversation of page.data) upsert(conversation);
       return page.data;
     },

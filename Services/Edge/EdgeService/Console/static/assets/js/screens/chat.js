@@ -116,7 +116,9 @@ export function chatScreen(main, params, shell) {
       } else {
         let covered = new Set();
         try {
-          const top = await list.refreshTop();
+          // Many conversations the page has no row for yet (a busy inbox): a longer page brings them in sooner.
+          const unknown = ids.filter((id) => !list.has(id)).length;
+          const top = await list.refreshTop(unknown > 2 * FEW ? 200 : undefined);
           covered = new Set(top.map((c) => c.id));
           const open = top.find((c) => c.id === openId);
           if (open) changed(open);
@@ -132,12 +134,30 @@ export function chatScreen(main, params, shell) {
       if (pending.size) flushTimer ??= setTimeout(flush, 120);
     }
   }
+  /** A new message of a listed conversation shows in its row at once, from the event itself (text, type, time); the
+   * refresh that follows brings the rest (unread count, status) as the server has them. */
+  function shownAtOnce(event) {
+    const known = list.conversation(event.conversationId);
+    if (!known || typeof event.text !== "string") return;
+    const at = new Date(event.at).toISOString();
+    if (known.lastActivityAt && known.lastActivityAt > at) return; // an older event (replayed): the row is newer
+    const inbound = event.type === "message.received";
+    list.upsert({
+      ...known,
+      lastActivityAt: at,
+      lastMessage: { id: event.messageId, direction: inbound ? "inbound" : "outbound", type: event.messageType, text: event.text, at },
+      unreadCount: (known.unreadCount || 0) + (inbound && event.conversationId !== openId ? 1 : 0),
+      waitingSince: inbound ? known.waitingSince || at : null,
+    });
+  }
+
   const stopLive = onLiveEvent((name, data) => {
     if (name === "resync") {
       list.reload({ keep: true });
       thread.resync();
       return;
     }
+    if (name === "message.created") shownAtOnce(data);
     touch(data.conversationId);
     if (name === "message.created") thread.messageCreated(data);
     if (name === "message.status") thread.messageStatus(data);
