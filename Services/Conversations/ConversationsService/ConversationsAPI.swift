@@ -206,11 +206,8 @@ public struct ConversationsAPI: Switchboard_Conversations_V1_ConversationsServic
     public func listConversations(
         request: Switchboard_Conversations_V1_ListConversationsRequest, context: ServerContext
     ) async throws -> Switchboard_Conversations_V1_ListConversationsResponse {
-        guard let sort = request.sort.isEmpty ? .activity : InboxSort(rawValue: request.sort) else {
-            throw ServiceFailure.invalid("invalid_sort", "sort is activity or waiting", field: "sort")
-        }
         let page = try await store.conversations(
-            orgID: try requireOrg(request.orgID), filter: try InboxFilter(request.filter), sort: sort,
+            orgID: try requireOrg(request.orgID), filter: try InboxFilter(request.filter), sort: try Self.sort(request.sort),
             cursor: request.page.cursor.nonEmptyValue, limit: try PageCursor.limit(request.page.limit))
         return .with {
             $0.conversations = page.items.map(Switchboard_Conversations_V1_Conversation.init)
@@ -221,12 +218,17 @@ public struct ConversationsAPI: Switchboard_Conversations_V1_ConversationsServic
     public func countConversations(
         request: Switchboard_Conversations_V1_CountConversationsRequest, context: ServerContext
     ) async throws -> Switchboard_Conversations_V1_CountConversationsResponse {
-        guard let sort = request.sort.isEmpty ? .activity : InboxSort(rawValue: request.sort) else {
+        let count = try await store.countConversations(
+            orgID: try requireOrg(request.orgID), filter: try InboxFilter(request.filter), sort: try Self.sort(request.sort))
+        return .with { $0.count = Int64(count) }
+    }
+
+    /// The order a list or count request names: empty is the newest activity first.
+    static func sort(_ raw: String) throws(ServiceFailure) -> InboxSort {
+        guard let sort = raw.isEmpty ? .activity : InboxSort(rawValue: raw) else {
             throw ServiceFailure.invalid("invalid_sort", "sort is activity or waiting", field: "sort")
         }
-        let count = try await store.countConversations(
-            orgID: try requireOrg(request.orgID), filter: try InboxFilter(request.filter), sort: sort)
-        return .with { $0.count = Int64(count) }
+        return sort
     }
 
     public func getConversation(
