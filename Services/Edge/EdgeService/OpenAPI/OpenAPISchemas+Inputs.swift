@@ -62,7 +62,13 @@ extension OpenAPISchemas {
                     [("name", F.required(max: 200)), ("timeZone", string("IANA time zone, default UTC"))],
                     required: ["name"])
             ),
-            ("OrganizationPatch", object([("sandboxEnabled", type("boolean", nullable: true, "null: unchanged"))])),
+            (
+                "OrganizationPatch",
+                object([
+                    ("sandboxEnabled", type("boolean", nullable: true, "null: unchanged")),
+                    ("timeZone", timeZones),
+                ])
+            ),
             ("QuickReplyInput", object(quickReplyFields, required: ["shortcut", "content"])),
             ("QuickReplyPatch", object(quickReplyFields)),
             (

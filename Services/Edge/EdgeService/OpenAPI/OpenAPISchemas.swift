@@ -1,3 +1,4 @@
+import Foundation
 /// JSON Schema (2020-12, as OpenAPI 3.1 uses it) of every body edge reads or writes.
 enum OpenAPISchemas {
     static func ref(_ name: String) -> JSONValue { .object([("$ref", .string("#/components/schemas/\(name)"))]) }
@@ -24,6 +25,14 @@ enum OpenAPISchemas {
     }
     static func list(_ item: String) -> JSONValue {
         object([("data", array(ref(item))), ("nextCursor", string(nullable: true))], required: ["data"])
+    }
+    /// The IANA zones `PATCH /org` accepts (other ids are 400 invalid_time_zone).
+    static var timeZones: JSONValue {
+        let zones = (["UTC"] + TimeZone.knownTimeZoneIdentifiers).filter(AccountRoutes.isTimeZone)
+        return .object([
+            ("type", "string"), ("enum", .array(zones.map(JSONValue.string))),
+            ("description", "an IANA time zone such as Europe/Paris or UTC; else 400 invalid_time_zone"),
+        ])
     }
     static func enumeration(_ values: [String]) -> JSONValue {
         .object([("type", "string"), ("enum", .array(values.map(JSONValue.string)))])

@@ -27,7 +27,7 @@ struct AccountRoutes {
         registry.add(
             RouteSpec(
                 .patch, "\(p)/org", "updateOrganization",
-                "Change the organisation's settings (admin keys only): sandboxEnabled turns the sandbox on or off",
+                "Change the organisation's settings (admin keys only): sandboxEnabled turns the sandbox on or off, timeZone sets the IANA zone of quick replies' {{date}}/{{time}}",
                 tag: "Organizations", body: .json("OrganizationPatch", required: false), response: "Organization", errors: [400, 403]),
             on: group, prefix: p, updateOrg)
     }
@@ -53,6 +53,15 @@ struct AccountRoutes {
             ("id", .string(org.id)), ("name", .string(org.name)), ("timeZone", .string(org.timeZone)),
             ("createdAt", .time(org.createdAt)), ("sandboxEnabled", .bool(sandboxEnabled)),
         ])
+    }
+
+    /// An IANA zone id Foundation knows by that very name: "UTC", one of `knownTimeZoneIdentifiers`, or an
+    /// Area/Location id that Foundation resolves to itself (Linux's known list names Asia/Calcutta, not the current
+    /// Asia/Kolkata). Abbreviations and offsets such as "EST" or "GMT+5" are not a place's zone and are refused.
+    static func isTimeZone(_ id: String) -> Bool {
+        if id == "UTC" { return true }  // Foundation names it "GMT"
+        guard id.count <= 64, let zone = TimeZone(identifier: id), zone.identifier == id else { return false }
+        return TimeZone.knownTimeZoneIdentifiers.contains(id) || id.contains("/")
     }
 
     private func requireAdmin(_ context: EdgeRequestContext) throws(APIError) -> Caller {
@@ -105,8 +114,19 @@ struct AccountRoutes {
     @Sendable func updateOrg(_ request: Request, _ context: EdgeRequestContext) async throws -> Response {
         let caller = try context.requireAdmin()
         var request = request
-        let body = try JSONObject(body: try await request.bodyBytes(), allowed: ["sandboxEnabled"])
-        if let enabled = try body.bool("sandboxEnabled") {
+        let body = try JSONObject(body: try await request.bodyBytes(), allowed: ["sandboxEnabled", "timeZone"])
+        // Validated before anything changes: a bad zone leaves the sandbox switch as it was too.
+        let timeZone = try? body.string("timeZone")
+        if body.has("timeZone") {
+            guard let timeZone, Self.isTimeZone(timeZone) else {
+                throw APIError(
+                    .badRequest, "invalid_time_zone",
+                    "'timeZone' must be an IANA time zone such as Europe/Paris or UTC", field: "timeZone")
+            }
+        }
+        let enabled = try body.bool("sandboxEnabled")
+        if let timeZone { try await deps.store.setTimeZone(orgID: caller.orgID, timeZone) }
+        if let enabled {
             try await deps.store.setSandboxEnabled(orgID: caller.orgID, enabled)
         }
         guard let org = try await deps.store.organization(id: caller.orgID) else { throw APIError.notFound("organization") }

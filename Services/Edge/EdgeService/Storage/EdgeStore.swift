@@ -184,6 +184,13 @@ public final class EdgeStore: Sendable {
         }
     }
 
+    /// The organisation's IANA time zone (validated by the caller).
+    public func setTimeZone(orgID: String, _ timeZone: String) async throws {
+        try await writer.write { db in
+            try db.execute(sql: "UPDATE organization SET time_zone = ? WHERE id = ?", arguments: [timeZone, orgID])
+        }
+    }
+
     public func organizations() async throws -> [Organization] {
         try await writer.read { db in
             try Row.fetchAll(db, sql: "SELECT id, name, time_zone, created_at FROM organization ORDER BY id")
