@@ -170,7 +170,7 @@ def service_serving(cluster, session: requests.Session, service: str | None = No
     """Whether edge's /healthz reports `service` (all services when None) SERVING; asked with our own session
     (a 503 there while a service restarts is expected, not a server error of the test)."""
     try:
-        r = session.get(cluster.base_url + "/healthz", timeout=5)
+        r = session.get(cluster.base_url + "/healthz", timeout=10)  # retried by the callers, within their deadline
         services = r.json().get("services", {})
     except (requests.RequestException, ValueError, AttributeError) as e:
         return False, repr(e)
@@ -365,7 +365,7 @@ class Cluster:
                 raise RuntimeError(f"launcher exited with {self.process.returncode} during startup\n{self.log_tail()}")
             self.track_children()
             try:
-                r = requests.get(self.base_url + "/healthz", timeout=2)
+                r = requests.get(self.base_url + "/healthz", timeout=10)  # five processes starting on busy cores
                 if r.status_code == 200:
                     self.track_children()
                     return
@@ -502,7 +502,7 @@ class Cluster:
         return Org(self, assert_json(self.admin("POST", "/api/admin/orgs", json=body), 201))
 
     def health(self) -> requests.Response:
-        return self.session.get(self.base_url + "/healthz", timeout=5)
+        return self.session.get(self.base_url + "/healthz", timeout=HTTP_TIMEOUT)
 
 
 def free_ports(count: int) -> list[int]:

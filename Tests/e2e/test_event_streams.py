@@ -209,7 +209,18 @@ def test_streams_per_key_are_capped_with_429(cluster, org):
 
 def test_many_streams_do_not_stall_other_tenants(cluster):
     big, small, bystander = cluster.create_org(), cluster.create_org(), cluster.create_org()
+
+    def bystander_round() -> float:
+        started = time.monotonic()
+        health = cluster.health()
+        assert health.status_code == 200, f"/healthz with {len(streams)} open streams: {health.status_code}"
+        resp = bystander.get("/conversations")
+        assert resp.status_code == 200, resp.text[:300]
+        return time.monotonic() - started
+
     streams = []
+    # the same reads before any stream is open: the bound below is relative to this machine, busy or not
+    baseline = max(bystander_round() for _ in range(3))
     try:
         for _ in range(PER_ORG // PER_KEY):
             key = new_key(big)["key"]
@@ -221,12 +232,9 @@ def test_many_streams_do_not_stall_other_tenants(cluster):
         assert statuses == [200] * len(streams), statuses
         assert len(streams) >= 110
         for _ in range(3):
-            started = time.monotonic()
-            health = cluster.health()
-            assert health.status_code == 200, f"/healthz with {len(streams)} open streams: {health.status_code}"
-            resp = bystander.get("/conversations", timeout=10)
-            assert resp.status_code == 200, resp.text[:300]
-            assert time.monotonic() - started < 5.0, "another org's reads slowed down by open streams"
+            took = bystander_round()
+            assert took < max(5.0, 5 * baseline), (
+                f"another org's reads slowed down by open streams: {took:.2f} s, {baseline:.2f} s without them")
         # the organisation is at its cap, whichever key asks
         refused = RawStream(cluster, new_key(big)["key"])
         assert refused.status == 429 and refused.headers.get("retry-after"), (refused.status, refused.headers)

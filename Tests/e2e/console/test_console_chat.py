@@ -140,7 +140,7 @@ def test_enter_sends_and_shift_enter_adds_a_line(chat, org):
     expect(outbound(page, "second line")).to_have_count(1)
     expect(box).to_have_value("")
     wait_for(lambda: [m["text"] for m in outbound_messages(org, conv["id"])] == ["first line\nsecond line"],
-             timeout=5, what="one message with both lines")
+             timeout=30, what="one message with both lines")
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -174,7 +174,7 @@ def test_closed_window_offers_only_templates_and_sends_a_template(chat, org, met
     page.get_by_role("textbox", name="Body parameter 2").fill("A-17")
     page.get_by_role("button", name="Send template").click()
 
-    sent = wait_for(lambda: outbound_messages(org, c.id), timeout=5, what="the template message")
+    sent = wait_for(lambda: outbound_messages(org, c.id), timeout=30, what="the template message")
     assert [m["type"] for m in sent] == ["template"], sent
     stored = sent[0]["content"].get("template", sent[0]["content"])
     assert (stored.get("name"), stored.get("language")) == ("follow_up", "en_US"), sent[0]
@@ -203,7 +203,7 @@ def test_channel_switcher_sends_by_sms_and_back_by_whatsapp(chat, org, meta, twi
     [sms] = twilio.wait_for(1, to=c.phone)
     assert sms["params"]["Body"] == "Sending this one by SMS", sms
     conv = wait_for(lambda: (lambda v: v if v["replyChannel"] == "sms" else None)(get_conversation(org, c.id)),
-                    timeout=5, what="replyChannel sms")
+                    timeout=30, what="replyChannel sms")
     assert conv["replyChannelId"] == tw.id
 
     page.reload()  # the choice is the conversation's, not the page's
@@ -246,7 +246,7 @@ def test_quick_reply_picker_filters_and_renders_variables(chat, org, agent):
     expect(picker).to_have_count(0)
     page.get_by_role("button", name="Send", exact=True).click()
     expect(outbound(page, rendered)).to_have_count(1)
-    wait_for(lambda: [m["text"] for m in outbound_messages(org, conv["id"])] == [rendered], timeout=5,
+    wait_for(lambda: [m["text"] for m in outbound_messages(org, conv["id"])] == [rendered], timeout=30,
              what="the rendered quick reply stored")
 
 
@@ -289,7 +289,7 @@ def test_the_list_pages_and_bulk_archives_all_conversations_matching_the_filter(
     everything.click()
     page.get_by_role("button", name="Archive", exact=True).click()
     expect(rows).to_have_count(0)
-    wait_for(lambda: conversations(org, {"q": tag}) == [], timeout=5, what="none left unarchived")
+    wait_for(lambda: conversations(org, {"q": tag}) == [], timeout=30, what="none left unarchived")
     assert len(conversations(org, {"q": tag, "archived": "true"})) == total
     assert get_conversation(org, keep["id"])["archived"] is False, "a conversation outside the filter was archived"
 
@@ -326,13 +326,13 @@ def test_header_actions_assign_resolve_reopen_hand_over_and_take_over(chat, org,
         return got["status"], got["assigneeId"]
 
     page.get_by_role("button", name="Hand to bot", exact=True).click()
-    wait_for(lambda: api_status()[0] == "BOT_ACTIVE", timeout=5, what="BOT_ACTIVE")
+    wait_for(lambda: api_status()[0] == "BOT_ACTIVE", timeout=30, what="BOT_ACTIVE")
     page.get_by_role("button", name="Hand to AI", exact=True).click()
-    wait_for(lambda: api_status()[0] == "AI_ACTIVE", timeout=5, what="AI_ACTIVE")
+    wait_for(lambda: api_status()[0] == "AI_ACTIVE", timeout=30, what="AI_ACTIVE")
     page.get_by_role("button", name="Take over", exact=True).click()
-    wait_for(lambda: api_status() == ("ASSIGNED", agent.id), timeout=5, what="taken over by the agent")
+    wait_for(lambda: api_status() == ("ASSIGNED", agent.id), timeout=30, what="taken over by the agent")
     page.get_by_role("button", name="Unassign", exact=True).click()
-    wait_for(lambda: api_status() == ("OPEN", None), timeout=5, what="unassigned")
+    wait_for(lambda: api_status() == ("OPEN", None), timeout=30, what="unassigned")
 
     # Assign… picks a colleague
     colleague = make_agent(org, name="Casey Colleague")
@@ -344,7 +344,7 @@ def test_header_actions_assign_resolve_reopen_hand_over_and_take_over(chat, org,
     dialog.get_by_role("combobox", name="Agent").select_option(label="Casey Colleague")
     dialog.get_by_role("button", name="Assign", exact=True).click()
     expect(dialog).to_be_hidden()
-    wait_for(lambda: api_status() == ("ASSIGNED", colleague.id), timeout=5, what="assigned to the colleague")
+    wait_for(lambda: api_status() == ("ASSIGNED", colleague.id), timeout=30, what="assigned to the colleague")
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -375,7 +375,7 @@ def test_after_the_stream_is_cut_the_message_that_arrived_meanwhile_is_shown(pag
         expect(connection(page)).to_have_text(re.compile("^(Reconnecting…|Connecting…)$"))
         name = unique("Meanwhile ")
         sandbox_inbound(org, "sent while you were away", phone=rand_phone(), name=name)
-        wait_for(lambda: conversations(org, {"q": name}), timeout=10, what="the message stored")
+        wait_for(lambda: conversations(org, {"q": name}), timeout=30, what="the message stored")
         expect(named_row(page, name)).to_have_count(0)
 
         proxy.restore()
@@ -413,7 +413,7 @@ def test_a_stream_cut_before_any_event_resumes_with_its_opening_id_and_reloads_n
         expect(connection(page)).to_have_attribute("data-state", re.compile("^(reconnecting|connecting)$"))
         name = unique("Unseen ")
         sandbox_inbound(org, "while nothing had been heard", phone=rand_phone(), name=name)
-        wait_for(lambda: conversations(org, {"q": name}), timeout=10, what="the message stored")
+        wait_for(lambda: conversations(org, {"q": name}), timeout=30, what="the message stored")
 
         proxy.restore()
         expect(connection(page)).to_have_attribute("data-state", "live", timeout=10_000)

@@ -56,11 +56,11 @@ def test_every_stored_message_type_is_shown(chat, org, meta):
     for name in FIXTURES:
         send_fixture(org.cluster, channel, name + ".json", sender=sender)
     convs = wait_for(lambda: [c for c in org.list_all("/conversations") if c["channelId"] == channel.id],
-                     timeout=15, what="the conversation")
+                     timeout=30, what="the conversation")
     assert len(convs) == 1, convs
     conv = convs[0]
     stored = wait_for(lambda: (lambda ms: ms if len(ms) >= len(FIXTURES) else None)(messages(org, conv["id"])),
-                      timeout=20, what="every fixture stored")
+                      timeout=30, what="every fixture stored")
     types = sorted({m["type"] for m in stored})
     assert len(types) >= 10, f"the fixtures should cover most types: {types}"
 
@@ -184,7 +184,7 @@ def test_keyboard_shortcuts_work_and_never_fire_while_typing(chat, org):
     box.fill("")
     page.locator("body").click(position={"x": 700, "y": 5})
     page.keyboard.press("e")
-    wait_for(lambda: get_conversation(org, newer["id"])["status"] == "RESOLVED", timeout=5, what="resolved by E")
+    wait_for(lambda: get_conversation(org, newer["id"])["status"] == "RESOLVED", timeout=30, what="resolved by E")
     expect(page.locator("[data-conversation-status]")).to_have_text(re.compile("resolved", re.I))
 
 
@@ -198,14 +198,14 @@ def test_contact_panel_adds_tags_and_records_consent_as_the_agent(chat, org, age
 
     panel.get_by_role("textbox", name="Add tag").fill("VIP Customer")
     panel.get_by_role("button", name="Add", exact=True).click()
-    wait_for(lambda: "vip customer" in get_contact(org, contact_id)["tags"], timeout=5, what="the tag stored")
+    wait_for(lambda: "vip customer" in get_contact(org, contact_id)["tags"], timeout=30, what="the tag stored")
     expect(panel).to_contain_text("vip customer")
 
     opted = panel.get_by_role("switch", name="Opted in").or_(panel.get_by_role("checkbox", name="Opted in"))
     expect(opted).to_be_checked()
     opted.click()
     expect(opted).not_to_be_checked()
-    wait_for(lambda: get_contact(org, contact_id)["optedIn"] is False, timeout=5, what="opted out")
+    wait_for(lambda: get_contact(org, contact_id)["optedIn"] is False, timeout=30, what="opted out")
     latest = consent_ledger(org, contact_id)[-1]
     assert latest["optedIn"] is False and latest["source"] == "agent", latest
     actor = latest["proof"]["actor"]

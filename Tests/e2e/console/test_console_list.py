@@ -31,7 +31,7 @@ def test_filters_narrow_the_list(chat, org, agent):
     everything = {a["id"], b["id"], c["id"]}
     expect(conversation_list(page).locator("[data-conversation-id]")).to_have_count(3)
 
-    def only(ids, timeout=5.0):
+    def only(ids, timeout=30.0):
         """Waits until the list shows exactly `ids` (a filter reloads the list asynchronously)."""
         deadline = time.monotonic() + timeout
         while set(shown_ids(page)) != set(ids) and time.monotonic() < deadline:

@@ -151,13 +151,13 @@ def test_every_set_cookie_is_httponly(cluster, org):
     assert cleared and all(re.search(r"(?i)max-age=0", h) for h in cleared), cleared
     # the rest of edge sets no cookie at all
     for path in ["/", "/chat", "/signin", "/api/whatsapp-api/conversations", "/healthz"]:
-        resp = requests.get(cluster.base_url + path, headers={"Authorization": f"Bearer {org.key}"}, timeout=10)
+        resp = requests.get(cluster.base_url + path, headers={"Authorization": f"Bearer {org.key}"}, timeout=30)
         assert set_cookie_headers(resp) == [], f"{path} sets a cookie: {set_cookie_headers(resp)}"
 
 
 def test_every_html_answer_has_the_strict_csp_with_trusted_types(cluster):
     for path in HTML_PATHS:
-        resp = requests.get(cluster.base_url + path, timeout=10)
+        resp = requests.get(cluster.base_url + path, timeout=30)
         assert resp.status_code == 200, f"{path}: {resp.status_code} {resp.text[:200]}"
         assert resp.headers.get("Content-Type", "").startswith("text/html"), f"{path}: {resp.headers}"
         header = resp.headers.get("Content-Security-Policy")
@@ -182,9 +182,9 @@ def test_every_html_answer_has_the_strict_csp_with_trusted_types(cluster):
         assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", resp.text), f"{path}: an inline script in the HTML"
         assert not re.search(r"\sstyle=|<style", resp.text), f"{path}: inline style in the HTML"
     # unknown API paths keep their JSON 404 (no SPA fallback there)
-    resp = requests.get(cluster.base_url + "/api/whatsapp-api/no-such-thing", timeout=10)
+    resp = requests.get(cluster.base_url + "/api/whatsapp-api/no-such-thing", timeout=30)
     assert resp.status_code in (401, 404) and resp.headers["Content-Type"].startswith("application/json"), resp.text
-    resp = requests.get(cluster.base_url + "/api/nothing-here", timeout=10)
+    resp = requests.get(cluster.base_url + "/api/nothing-here", timeout=30)
     assert resp.status_code == 404 and resp.headers["Content-Type"].startswith("application/json"), resp.text
 
 
@@ -195,10 +195,10 @@ def test_console_pages_and_files_answer_405_to_methods_that_would_change_somethi
                           "/favicon.ico"]
     session = cookie_client(agent)
     for path in paths:
-        assert requests.get(cluster.base_url + path, timeout=10).status_code == 200, path
-        assert requests.head(cluster.base_url + path, timeout=10).status_code == 200, path
+        assert requests.get(cluster.base_url + path, timeout=30).status_code == 200, path
+        assert requests.head(cluster.base_url + path, timeout=30).status_code == 200, path
         for method in ("POST", "PUT", "PATCH", "DELETE"):
-            for resp in (requests.request(method, cluster.base_url + path, json={"x": 1}, timeout=10),
+            for resp in (requests.request(method, cluster.base_url + path, json={"x": 1}, timeout=30),
                          session.request(method, cluster.base_url + path, json={"x": 1})):
                 err = assert_error(resp, 405, "method_not_allowed")
                 assert resp.headers.get("Allow") == "GET, HEAD", f"{method} {path}: Allow {resp.headers.get('Allow')}"
@@ -254,7 +254,7 @@ def test_logout_ends_the_session_and_its_streams(cluster, org):
     resp, chunks = open_stream(cluster, client.token)
     assert resp.status_code == 200 and resp.headers["Content-Type"].startswith("text/event-stream"), resp.text
     assert client.post("/api/auth/logout").status_code == 204
-    wait_until(lambda: ended(chunks), timeout=5, what="the stream of the signed-out session ended")
+    wait_until(lambda: ended(chunks), timeout=30, what="the stream of the signed-out session ended")
     assert_error(client.get("/api/auth/session"), 401, "unauthorized")
     assert_error(client.get("/conversations"), 401, "unauthorized")
     again, _ = open_stream(cluster, client.token)
@@ -274,7 +274,7 @@ def test_removing_an_agent_ends_their_session_in_the_browser(page, context, watc
     watch.allow(401, "/api/.*")
     watch.allow_console(r"EventSource|MIME type")
     assert org.delete(f"/agents/{agent.id}").status_code == 204
-    wait_until(lambda: ended(chunks), timeout=5, what="the removed agent's stream ended")
+    wait_until(lambda: ended(chunks), timeout=30, what="the removed agent's stream ended")
     assert_error(client.get("/api/auth/session"), 401, "unauthorized")
     expect(page.get_by_role("heading", name="Sign in", exact=True)).to_be_visible(timeout=10_000)
     expect(conversation_list(page)).to_have_count(0)

@@ -137,7 +137,7 @@ enum OpenAPISends {
                 ("name", F.templateName), ("language", F.templateLanguage),
                 ("category", S.enumeration(["MARKETING", "UTILITY", "AUTHENTICATION"])),
                 ("status", S.enumeration(["APPROVED", "PENDING", "REJECTED"])),
-                ("components", .object([("type", "array"), ("minItems", .int(1)), ("items", component), ("contains", body)])),
+                ("components", .object([("type", "array"), ("minItems", .int(1)), ("maxItems", .int(10)), ("items", component), ("contains", body)])),
             ], required: ["name", "language", "components"])
     }
 
